@@ -1,0 +1,291 @@
+"""The reference backend: an interpreter of tracejit's IR, written in Python.
+
+It is the semantic oracle the other backends are tested against, and the
+fallback when no machine-code backend can run.  It works on machine-level
+values exactly like compiled code: int64 integers, doubles, and object
+references as raw addresses, with memory read and written through ctypes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import math
+from typing import Any, Callable
+
+from tracejit.backend import Const, Trace, bits_float, c_function, float_bits
+
+_MASK = (1 << 64) - 1
+_MIN, _MAX = -(1 << 63), (1 << 63) - 1
+_tokens = itertools.count(1 << 40)
+_registry: dict[int, ReferenceTrace] = {}
+
+_incref = c_function("Py_IncRef", None, ctypes.c_void_p)
+_decref = c_function("Py_DecRef", None, ctypes.c_void_p)
+
+
+class _Exit(Exception):
+    pass
+
+
+def wrap(v: int) -> int:
+    v &= _MASK
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _i64(addr: int) -> int:
+    return ctypes.c_int64.from_address(addr).value
+
+
+def _set_i64(addr: int, v: int) -> None:
+    ctypes.c_int64.from_address(addr).value = v
+
+
+def _ptr(addr: int) -> int:
+    return ctypes.c_void_p.from_address(addr).value or 0
+
+
+def _set_ptr(addr: int, v: int) -> None:
+    ctypes.c_void_p.from_address(addr).value = v or None
+
+
+def py_floordiv(a: int, b: int) -> int:
+    return wrap(a // b)
+
+
+def float_floordiv(a: float, b: float) -> float:
+    return a // b
+
+
+def float_mod(a: float, b: float) -> float:
+    return a % b
+
+
+def _ovf(v: int) -> int:
+    if not _MIN <= v <= _MAX:
+        raise _Exit
+    return v
+
+
+def _lshift_ovf(a: int, b: int) -> int:
+    r = wrap(a << b)
+    if (r >> b) != a:
+        raise _Exit
+    return r
+
+
+def _unbox_int(r: int) -> int:
+    v = ctypes.cast(r, ctypes.py_object).value
+    if not _MIN <= v <= _MAX:
+        raise _Exit
+    return int(v)
+
+
+def _fcmp(op: Callable[[float, float], bool]) -> Callable[[float, float], int]:
+    return lambda a, b: int(op(a, b))
+
+
+PURE: dict[str, Callable[..., Any]] = {
+    "int_add": lambda a, b: wrap(a + b),
+    "int_sub": lambda a, b: wrap(a - b),
+    "int_mul": lambda a, b: wrap(a * b),
+    "int_and": lambda a, b: a & b,
+    "int_or": lambda a, b: a | b,
+    "int_xor": lambda a, b: a ^ b,
+    "int_lshift": lambda a, b: wrap(a << b),
+    "int_rshift": lambda a, b: a >> b,
+    "int_floordiv": py_floordiv,
+    "int_mod": lambda a, b: a % b,
+    "int_lt": lambda a, b: int(a < b),
+    "int_le": lambda a, b: int(a <= b),
+    "int_eq": lambda a, b: int(a == b),
+    "int_ne": lambda a, b: int(a != b),
+    "int_gt": lambda a, b: int(a > b),
+    "int_ge": lambda a, b: int(a >= b),
+    "int_neg": lambda a: wrap(-a),
+    "int_invert": lambda a: ~a,
+    "int_add_ovf": lambda a, b: _ovf(a + b),
+    "int_sub_ovf": lambda a, b: _ovf(a - b),
+    "int_mul_ovf": lambda a, b: _ovf(a * b),
+    "int_lshift_ovf": _lshift_ovf,
+    "float_add": lambda a, b: a + b,
+    "float_sub": lambda a, b: a - b,
+    "float_mul": lambda a, b: a * b,
+    "float_truediv": lambda a, b: a / b if b else (
+        math.copysign(math.inf, a) * math.copysign(1.0, b) if a and not math.isnan(a)
+        else math.nan),
+    "float_floordiv": float_floordiv,
+    "float_mod": float_mod,
+    "float_lt": lambda a, b: int(a < b),
+    "float_le": lambda a, b: int(a <= b),
+    "float_eq": lambda a, b: int(a == b),
+    "float_ne": lambda a, b: int(a != b),
+    "float_gt": lambda a, b: int(a > b),
+    "float_ge": lambda a, b: int(a >= b),
+    "float_neg": lambda a: -a,
+    "float_abs": lambda a: abs(a),
+    "cast_int_to_float": lambda a: float(a),
+    "cast_float_to_int": lambda a: int(a),
+    "ptr_eq": lambda a, b: int(a == b),
+    "ptr_ne": lambda a, b: int(a != b),
+    "unbox_int": _unbox_int,
+}
+
+_GUARDS: dict[str, Callable[..., bool]] = {
+    "guard_true": lambda a: a != 0,
+    "guard_false": lambda a: a == 0,
+    "guard_value_i": lambda a, b: a == b,
+    "guard_value_r": lambda a, b: a == b,
+    "guard_class": lambda a, b: _ptr(a + 8) == b,
+    "guard_nonnull": lambda a: a != 0,
+}
+
+
+def _call(descr: Any, args: list[Any]) -> Any:
+    if descr.pyimpl is not None:
+        return descr.pyimpl(*args)
+    ctype = {"i": ctypes.c_int64, "f": ctypes.c_double, "r": ctypes.c_void_p, "v": None}
+    proto = ctypes.PYFUNCTYPE(ctype[descr.restype], *[ctype[t] for t in descr.argtypes])
+    fn = proto(descr.address)
+    r = fn(*args)
+    return (r or 0) if descr.restype == "r" else r
+
+
+def _raw(value: Any, type_: str) -> int:
+    if type_ == "f":
+        return float_bits(value)
+    return value
+
+
+def _value(raw: int, type_: str) -> Any:
+    if type_ == "f":
+        return bits_float(raw)
+    if type_ == "r":
+        return raw & _MASK
+    return raw
+
+
+class ReferenceTrace:
+    """A trace prepared for interpretation; ``address`` is a registry token."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.address = next(_tokens)
+        _registry[self.address] = self
+
+    def run(self, frame: int, buf: int) -> int:
+        current = self
+        while True:
+            result = current._run_one(frame, buf)
+            if isinstance(result, int):
+                return result
+            current = result
+
+    def _run_one(self, frame: int, buf: int) -> Any:
+        trace = self.trace
+        env: dict[int, Any] = {}
+        raw = (ctypes.c_int64 * max(1, len(trace.inputargs))).from_address(buf)
+        for k, a in enumerate(trace.inputargs):
+            env[id(a)] = _value(raw[k], a.type)
+
+        def val(v: Any) -> Any:
+            if isinstance(v, Const):
+                if v.type == "r":
+                    return 0 if v.is_null() else id(v.value)
+                return v.value
+            return env[id(v)]
+
+        ops = trace.ops
+        label_pos = next((i for i, op in enumerate(ops) if op.name == "label"), -1)
+        pc = 0
+        while True:
+            op = ops[pc]
+            name = op.name
+            args = [val(a) for a in op.args]
+            if name == "label":
+                pc += 1
+                continue
+            if name == "jump":
+                if op.descr is None:
+                    label = ops[label_pos]
+                    for a, v in zip(label.args, args):
+                        env[id(a)] = v
+                    pc = label_pos + 1
+                    continue
+                target = op.descr.compiled
+                out = (ctypes.c_int64 * max(1, len(args))).from_address(buf)
+                for k, (a, v) in enumerate(zip(op.args, args)):
+                    out[k] = _raw(v, a.type)
+                return _registry[target.address]
+            if name == "finish":
+                return self._exit(op, env, val, buf)
+            if name in _GUARDS:
+                if not _GUARDS[name](*args):
+                    return self._exit(op, env, val, buf)
+                pc += 1
+                continue
+            fn = PURE.get(name)
+            if fn is not None:
+                try:
+                    env[id(op)] = fn(*args)
+                except _Exit:
+                    return self._exit(op, env, val, buf)
+                pc += 1
+                continue
+            env[id(op)] = self._effect(op, name, args, frame)
+            pc += 1
+
+    def _effect(self, op: Any, name: str, args: list[Any], frame: int) -> Any:
+        d = op.descr
+        if name == "get_frame":
+            return frame
+        if name in ("getfield_i", "raw_load_i"):
+            return _i64(args[0] + d)
+        if name == "getfield_f":
+            return ctypes.c_double.from_address(args[0] + d).value
+        if name in ("getfield_r", "raw_load_r"):
+            return _ptr(args[0] + d)
+        if name in ("setfield_i", "raw_store_i"):
+            _set_i64(args[0] + d, args[1])
+            return None
+        if name in ("setfield_r", "raw_store_r"):
+            _set_ptr(args[0] + d, args[1])
+            return None
+        if name == "getarrayitem_r":
+            return _ptr(args[0] + d + 8 * args[1])
+        if name == "getlistitem_r":
+            return _ptr(_ptr(args[0] + d) + 8 * args[1])
+        if name == "setlistitem_r":
+            _set_ptr(_ptr(args[0] + d) + 8 * args[1], args[2])
+            return None
+        if name == "incref":
+            _incref(args[0])
+            return None
+        if name == "decref":
+            _decref(args[0])
+            return None
+        if name.startswith("call_"):
+            return _call(d, args)
+        raise NotImplementedError(f"reference backend: no rule for {name}")
+
+    def _exit(self, op: Any, env: dict[int, Any], val: Callable, buf: int) -> Any:
+        vals = [val(a) for a in op.fail_args]
+        out = (ctypes.c_int64 * max(1, len(vals))).from_address(buf)
+        for k, (a, v) in enumerate(zip(op.fail_args, vals)):
+            out[k] = _raw(v, a.type)
+        slot = _i64(op.exit.slot_address) if op.exit.slot_address else 0
+        if slot:
+            return _registry[slot]
+        return op.exit.number
+
+
+class Backend:
+    """Interprets traces; always available."""
+
+    name = "reference"
+
+    def check_available(self) -> None:
+        return None
+
+    def compile(self, trace: Trace) -> ReferenceTrace:
+        return ReferenceTrace(trace)

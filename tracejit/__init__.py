@@ -1,0 +1,115 @@
+"""tracejit: a meta-tracing JIT compiler for CPython.
+
+    import tracejit
+    tracejit.enable()          # JIT every hot loop of the program
+
+or, for one function only::
+
+    @tracejit.jit
+    def kernel(...): ...
+
+Hot loops are traced, optimized and compiled to machine code by a backend
+(LLVM by default); whenever an assumption fails, execution continues in
+CPython exactly where it would have been.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable, TypeVar
+
+from tracejit.params import DEFAULTS, params, stats as _stats
+from tracejit.registry import available_backends, backend_names, describe
+
+__all__ = ["enable", "disable", "jit", "set_param", "get_param", "stats", "reset",
+           "available_backends", "backend_names", "describe_backends"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def enable() -> None:
+    """Compile hot loops anywhere in the program from now on."""
+    from tracejit import hooks
+
+    hooks.install(everything=True)
+
+
+def disable() -> None:
+    """Stop compiling and entering compiled loops; CPython runs everything."""
+    from tracejit import hooks
+
+    hooks.uninstall()
+
+
+def jit(func: F) -> F:
+    """Decorator: compile the hot loops of ``func`` (and its nested code) only."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        raise TypeError(f"tracejit.jit needs a Python function, not {type(func).__name__}")
+    from tracejit import hooks
+
+    hooks.select(code)
+    hooks.install(everything=False)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        hooks.select(code)
+        hooks.install(everything=False)
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def set_param(**kwargs: Any) -> None:
+    """Set JIT parameters, e.g. ``set_param(threshold=100, backend="reference")``.
+
+    Known parameters: %s.
+    """
+    for name, value in kwargs.items():
+        if name not in DEFAULTS:
+            raise TypeError(f"unknown tracejit parameter {name!r}; known: {sorted(DEFAULTS)}")
+        if name == "backend":
+            if not isinstance(value, str) or value not in backend_names():
+                raise ValueError(f"unknown backend {value!r}; installed: {backend_names()}")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"parameter {name} must be a positive int, not {value!r}")
+        params[name] = value
+
+
+set_param.__doc__ = (set_param.__doc__ or "") % ", ".join(sorted(DEFAULTS))
+
+
+def get_param(name: str) -> Any:
+    return params[name]
+
+
+def stats() -> dict[str, Any]:
+    """Counters and timings: loops traced/compiled, aborts by reason, guard
+    failures (in total and per loop), time spent tracing and compiling."""
+    return _stats.as_dict()
+
+
+def reset() -> None:
+    """Forget every compiled loop, counter and statistic (parameters stay)."""
+    from tracejit import hooks
+    from tracejit import runtime as rt
+    from tracejit.params import Stats
+
+    rt.runtime.__init__()
+    fresh = Stats()
+    for k, v in vars(fresh).items():
+        setattr(_stats, k, v)
+    if hooks._state["active"]:
+        import sys
+
+        sys.monitoring.restart_events()
+
+
+def describe_backends() -> list[tuple[str, bool, str]]:
+    """(name, usable here, reason) for each installed backend."""
+    return describe()
+
+
+if os.environ.get("TRACEJIT_BACKEND"):
+    params["backend"] = os.environ["TRACEJIT_BACKEND"]

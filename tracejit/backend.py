@@ -1,0 +1,127 @@
+"""The public backend API: what a code generator receives, returns and must obey.
+
+A backend turns an optimized :class:`~tracejit.ir.Trace` into a
+:class:`CompiledTrace`.  Every compiled trace behaves like the C function
+
+    int64_t trace(int64_t frame, int64_t *buf)
+
+* ``frame`` is an opaque address (the CPython interpreter frame); the
+  ``get_frame`` operation returns it.
+* On entry, input argument ``k`` is read from ``buf[k]`` (int64 as is, a double
+  as its bit pattern, a ``PyObject*`` as its address).
+* When a guard fails (or ``finish`` runs), its ``fail_args`` are written to
+  ``buf[0..n)`` in order.  Then the 64-bit cell at ``exit.slot_address`` is
+  read: if it is zero the function returns ``exit.number``; otherwise it holds
+  the address of another compiled trace (a bridge) which is entered with the
+  same ``frame`` and ``buf`` (a tail call), and its result is returned.
+* ``jump`` without a descriptor goes back to the trace's ``label``; with a
+  descriptor (a ``Trace`` whose ``compiled`` is set) its arguments are written
+  to ``buf`` and that trace is entered (a tail call).
+
+Rules: the code runs with the GIL held and may call CPython C functions;
+reference counts change only through ``incref``/``decref``/calls, exactly as
+the trace says; no memory page is writable and executable at once.
+
+Backends live in their own packages and are found through the entry-point
+group ``tracejit.backends``; each entry point names a class (or factory)
+implementing :class:`Backend`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from typing import Any, Protocol, runtime_checkable
+
+from tracejit.ir import (  # noqa: F401  (re-exported for backend writers)
+    FLOAT,
+    INT,
+    OPS,
+    REF,
+    VOID,
+    CallDescr,
+    Const,
+    ExitDescr,
+    InputArg,
+    LongLayout,
+    Op,
+    OpDef,
+    Trace,
+    bits_float,
+    float_bits,
+)
+
+ENTRY_POINT_GROUP = "tracejit.backends"
+TRACE_SIGNATURE = ctypes.PYFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+
+
+class BackendUnavailable(RuntimeError):
+    """Raised when a backend cannot run on this machine (missing dependency...)."""
+
+
+@runtime_checkable
+class CompiledTrace(Protocol):
+    """What :meth:`Backend.compile` returns."""
+
+    address: int  # non-zero; what bridge slots and jumps refer to
+
+    def run(self, frame: int, buf: int) -> int:
+        """Enter the trace; return the number of the exit taken."""
+        ...
+
+
+class Backend(Protocol):
+    """The interface every backend implements."""
+
+    name: str
+
+    def check_available(self) -> None:
+        """Raise :class:`BackendUnavailable` with a clear reason if unusable here."""
+        ...
+
+    def compile(self, trace: Trace) -> CompiledTrace:
+        """Compile ``trace``; jump targets in it are already compiled."""
+        ...
+
+
+class MachineCodeTrace:
+    """A compiled trace that is real machine code at ``address``.
+
+    It is called through ``ctypes.PYFUNCTYPE`` so that the GIL stays held.
+    ``owner`` keeps whatever owns the code memory alive.
+    """
+
+    __slots__ = ("address", "run", "owner", "code_size")
+
+    def __init__(self, address: int, owner: object = None, code_size: int = 0) -> None:
+        self.address = address
+        self.run = TRACE_SIGNATURE(address)
+        self.owner = owner
+        self.code_size = code_size
+
+
+@functools.cache
+def c_symbol(name: str) -> int:
+    """Address of an exported C function of the process (libpython, libm, libc)."""
+    for lib in (ctypes.pythonapi, _libm()):
+        try:
+            return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0
+        except AttributeError:
+            continue
+    raise LookupError(f"C symbol {name!r} not found in this process")
+
+
+@functools.cache
+def _libm() -> ctypes.CDLL:
+    import ctypes.util
+
+    return ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+
+
+def c_function(name: str, restype: Any, *argtypes: Any) -> Any:
+    """A private ctypes binding of C function ``name`` that keeps the GIL.
+
+    Never set ``argtypes`` on ``ctypes.pythonapi.X``: that object is shared by
+    every module of the process.
+    """
+    return ctypes.PYFUNCTYPE(restype, *argtypes)(c_symbol(name))

@@ -1,0 +1,171 @@
+"""Everything that depends on the CPython version (3.12 or 3.13), in one place.
+
+Object layouts read by compiled code, the interpreter-frame layout, the rule
+for moving a frame's instruction pointer from inside a ``sys.monitoring``
+JUMP callback, and bytecode listing.  Offsets were checked on 3.12.1 and
+3.13.0 (see tests/test_cpython.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dis
+import sys
+import types
+from typing import Any
+
+PY312 = sys.version_info[:2] == (3, 12)
+PY313 = sys.version_info[:2] == (3, 13)
+if not (PY312 or PY313):
+    raise ImportError(
+        f"tracejit supports CPython 3.12 and 3.13, not {sys.version.split()[0]}")
+if sys.implementation.name != "cpython":
+    raise ImportError("tracejit needs CPython")
+
+
+class _Null:
+    """C NULL in a frame slot (an unbound local, a NULL on the value stack)."""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+NULL: Any = _Null()
+
+# -- object layout (bytes) ---------------------------------------------------
+OB_REFCNT = 0
+OB_TYPE = 8
+VAR_SIZE = 16  # ob_size of list and tuple
+LIST_ITEMS = 24  # PyListObject.ob_item (pointer to the item array)
+TUPLE_ITEMS = 24  # PyTupleObject.ob_item (inline array)
+FLOAT_VALUE = 16  # PyFloatObject.ob_fval
+LONG_TAG = 16  # _PyLongValue.lv_tag
+LONG_DIGITS = 24  # _PyLongValue.ob_digit
+LONG_NON_SIZE_BITS = 3
+RANGEITER_START, RANGEITER_STEP, RANGEITER_LEN = 16, 24, 32
+SEQITER_INDEX, SEQITER_SEQ = 16, 24  # list_iterator and tuple_iterator
+ENUM_INDEX, ENUM_ITER = 16, 24  # enumerate: en_index, en_sit
+
+# -- frames --------------------------------------------------------------------
+FRAMEOBJ_IFRAME = 24  # PyFrameObject.f_frame
+IFRAME_IP = 56  # prev_instr (3.12) / instr_ptr (3.13)
+IFRAME_STACKTOP = 64  # int, in slots from localsplus
+IFRAME_LOCALSPLUS = 72
+CODE_ADAPTIVE = 192 if PY312 else 200  # PyCodeObject.co_code_adaptive
+
+RANGE_ITER_TYPE = type(iter(range(0)))
+LIST_ITER_TYPE = type(iter([]))
+TUPLE_ITER_TYPE = type(iter(()))
+
+_incref = ctypes.PYFUNCTYPE(None, ctypes.py_object)(
+    ctypes.cast(ctypes.pythonapi.Py_IncRef, ctypes.c_void_p).value)
+_decref = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)(
+    ctypes.cast(ctypes.pythonapi.Py_DecRef, ctypes.c_void_p).value)
+
+
+def addr(obj: object) -> int:
+    return id(obj)
+
+
+def iframe_of(frame: types.FrameType) -> int:
+    return ctypes.c_void_p.from_address(id(frame) + FRAMEOBJ_IFRAME).value or 0
+
+
+def code_unit_base(frame: types.FrameType) -> int:
+    return id(frame.f_code) + CODE_ADAPTIVE
+
+
+def nlocalsplus(code: types.CodeType) -> int:
+    return len(code.co_varnames) + len(code.co_cellvars) + len(code.co_freevars) - \
+        _cell_args(code)
+
+
+def _cell_args(code: types.CodeType) -> int:
+    # arguments that are also cells share one slot
+    return len(set(code.co_varnames) & set(code.co_cellvars))
+
+
+def _slot(frame: types.FrameType, index: int) -> ctypes.c_void_p:
+    return ctypes.c_void_p.from_address(iframe_of(frame) + IFRAME_LOCALSPLUS + 8 * index)
+
+
+def _obj(address: int | None) -> Any:
+    if not address:
+        return NULL
+    return ctypes.cast(address, ctypes.py_object).value
+
+
+def read_local(frame: types.FrameType, index: int) -> Any:
+    return _obj(_slot(frame, index).value)
+
+
+def stack_depth(frame: types.FrameType) -> int:
+    top = ctypes.c_int.from_address(iframe_of(frame) + IFRAME_STACKTOP).value
+    return top - nlocalsplus(frame.f_code)
+
+
+def read_stack(frame: types.FrameType) -> list[Any]:
+    nl = nlocalsplus(frame.f_code)
+    return [read_local(frame, nl + k) for k in range(stack_depth(frame))]
+
+
+def _store(slot: ctypes.c_void_p, value: Any) -> None:
+    old = slot.value
+    if value is NULL:
+        slot.value = None
+    else:
+        _incref(value)
+        slot.value = id(value)
+    if old:
+        _decref(old)
+
+
+def write_frame(frame: types.FrameType, offset: int, locals: dict[int, Any],
+                stack: list[Any]) -> None:
+    """From inside a JUMP callback of ``frame``: set locals, replace the value
+    stack and make CPython continue at the instruction at byte ``offset``."""
+    code = frame.f_code
+    nl = nlocalsplus(code)
+    iframe = iframe_of(frame)
+    for index, value in locals.items():
+        _store(_slot(frame, index), value)
+    old_depth = stack_depth(frame)
+    for k, value in enumerate(stack):
+        slot = _slot(frame, nl + k)
+        if k >= old_depth:
+            slot.value = None
+        _store(slot, value)
+    for k in range(len(stack), old_depth):
+        slot = _slot(frame, nl + k)
+        old = slot.value
+        slot.value = None
+        if old:
+            _decref(old)
+    ctypes.c_int.from_address(iframe + IFRAME_STACKTOP).value = nl + len(stack)
+    # 3.12: the jump continues at frame->prev_instr when the callback changed it;
+    # 3.13: likewise with frame->instr_ptr.  Both then execute that instruction.
+    ctypes.c_void_p.from_address(iframe + IFRAME_IP).value = \
+        id(code) + CODE_ADAPTIVE + offset
+
+
+_INSTR_CACHE: dict[int, tuple[types.CodeType, list[dis.Instruction]]] = {}
+
+
+def instructions(code: types.CodeType) -> list[dis.Instruction]:
+    hit = _INSTR_CACHE.get(id(code))
+    if hit is None or hit[0] is not code:
+        ins = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
+        hit = (code, ins)
+        _INSTR_CACHE[id(code)] = hit
+    return hit[1]
+
+
+def loop_headers(code: types.CodeType) -> set[int]:
+    return {i.argval for i in instructions(code)
+            if i.opname in ("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")}
+
+
+def c_api_address(name: str) -> int:
+    from tracejit.backend import c_symbol
+
+    return c_symbol(name)

@@ -1,0 +1,139 @@
+"""C functions that traces call by address: CPython's C API, libm, and a few
+tracejit helpers written as ctypes callbacks.
+
+Each helper is a :class:`~tracejit.ir.CallDescr` with a Python implementation
+working on machine-level values (``pyimpl``) so that the reference backend
+gives exactly the same results as compiled code.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+from typing import Any, Callable
+
+from tracejit.backend import c_function, c_symbol
+from tracejit.ir import FLOAT, INT, REF, VOID, CallDescr, float_bits
+
+_py_object = ctypes.py_object
+
+
+def obj_at(address: int) -> Any:
+    """The object at ``address`` (a new reference held by the returned value)."""
+    return ctypes.cast(address, _py_object).value
+
+
+_incref = c_function("Py_IncRef", None, ctypes.py_object)
+_decref = c_function("Py_DecRef", None, ctypes.c_void_p)
+
+
+def new_ref(obj: object) -> int:
+    """Return ``obj``'s address carrying one new (owned) reference."""
+    _incref(obj)
+    return id(obj)
+
+
+def _capi(name: str, argtypes: str, restype: str, pyimpl: Callable, **kw: Any) -> CallDescr:
+    return CallDescr(name, c_symbol(name), argtypes, restype, pyimpl=pyimpl, **kw)
+
+
+@functools.cache
+def box_float() -> CallDescr:
+    return _capi("PyFloat_FromDouble", FLOAT, REF, lambda x: new_ref(float(x)))
+
+
+@functools.cache
+def box_int() -> CallDescr:
+    return _capi("PyLong_FromLongLong", INT, REF, lambda x: new_ref(int(x)))
+
+
+@functools.cache
+def get_iter() -> CallDescr:
+    return _capi(
+        "PyObject_GetIter", REF, REF, lambda a: new_ref(iter(obj_at(a))), releases=True
+    )
+
+
+@functools.cache
+def dict_lookup() -> CallDescr:
+    """``PyDict_GetItem`` returning the borrowed value's address (0 if absent)."""
+
+    def impl(d: int, k: int) -> int:
+        value = obj_at(d).get(obj_at(k), _MISSING)
+        return 0 if value is _MISSING else id(value)
+
+    return _capi("PyDict_GetItem", REF + REF, INT, impl)
+
+
+_MISSING = object()
+
+
+@functools.cache
+def xdecref() -> CallDescr:
+    """``Py_DecRef``: like ``decref`` but accepts NULL."""
+
+    def impl(a: int) -> None:
+        if a:
+            _decref(a)
+
+    return _capi("Py_DecRef", REF, VOID, impl, releases=True)
+
+
+# -- callbacks written in Python: used off the hot path (creating iterators)
+
+_CALLBACKS: list[Any] = []
+
+
+def _callback(name: str, argtypes: str, func: Callable[..., int]) -> CallDescr:
+    ctype = {INT: ctypes.c_int64, FLOAT: ctypes.c_double, REF: ctypes.c_void_p}
+    proto = ctypes.PYFUNCTYPE(ctypes.c_void_p, *[ctype[t] for t in argtypes])
+    cb = proto(func)
+    _CALLBACKS.append(cb)
+    address = ctypes.cast(cb, ctypes.c_void_p).value or 0
+    return CallDescr(name, address, argtypes, REF, releases=True, pyimpl=func)
+
+
+@functools.cache
+def new_range_iter() -> CallDescr:
+    """iter(range(start, stop, step)) as a new reference."""
+    return _callback(
+        "tj_range_iter", INT * 3, lambda a, b, c: new_ref(iter(range(a, b, c)))
+    )
+
+
+# -- libm: (python function, C name, arity, domain guard kind)
+
+
+@functools.cache
+def libm(name: str) -> CallDescr:
+    arity = 2 if name in ("atan2", "pow", "copysign") else 1
+    pyfunc = getattr(math, name)
+
+    def impl(*args: float) -> float:
+        return _c_semantics(pyfunc, args)
+
+    return CallDescr(name, c_symbol(name), FLOAT * arity, FLOAT, pure=True, pyimpl=impl)
+
+
+def _c_semantics(func: Callable[..., float], args: tuple[float, ...]) -> float:
+    # libm returns nan/inf where Python raises; the trace guards on that result
+    try:
+        return float(func(*args))
+    except ValueError:
+        return math.nan
+    except OverflowError:
+        return math.inf
+
+
+# math functions traced as direct libm calls: CPython calls the same libm
+# function for finite arguments, so results are bit-identical.
+MATH_FUNCTIONS = {
+    "sqrt", "sin", "cos", "tan", "exp", "log", "atan", "asin", "acos", "sinh", "cosh",
+    "tanh", "fabs", "log10", "log2", "expm1", "log1p", "atan2", "asinh", "acosh", "atanh",
+}
+MATH_TO_INT = {"floor", "ceil", "trunc"}
+
+
+def float_bits_of(x: float) -> int:
+    return float_bits(x)

@@ -1,0 +1,83 @@
+"""Hot-loop detection with ``sys.monitoring`` backward-jump events.
+
+Each backward jump calls :func:`_on_jump`.  Jumps that will never matter
+(forward jumps, code not selected by :func:`tracejit.jit`, blacklisted loops)
+return ``DISABLE`` so CPython stops reporting them; a loop with compiled code
+keeps its event and is entered from here.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from tracejit.params import params
+from tracejit.runtime import runtime
+
+_mon = sys.monitoring
+TOOL = _mon.OPTIMIZER_ID
+DISABLE = _mon.DISABLE
+
+_state: dict[str, Any] = {"active": False, "everything": False}
+_selected: dict[int, types.CodeType] = {}
+_busy = [False]
+
+
+def _on_jump(code: types.CodeType, src: int, dst: int) -> Any:
+    if dst > src:
+        return DISABLE
+    if not _state["everything"] and id(code) not in _selected:
+        return DISABLE
+    if _busy[0]:
+        return None  # inside tracing or an exit: never re-enter the JIT
+    info = runtime.loop_info(code, dst)
+    _busy[0] = True
+    try:
+        frame = sys._getframe(1)
+        if info.versions and runtime.enter(info, frame):
+            return None
+        if info.blacklisted:
+            return None if info.versions else DISABLE
+        info.counter += 1
+        if info.counter >= info.threshold:
+            info.counter = 0
+            if len(info.versions) < params["max_versions"]:
+                runtime.trace_loop(info, frame)
+    finally:
+        _busy[0] = False
+    return None
+
+
+def install(everything: bool) -> None:
+    if everything:
+        _state["everything"] = True
+    if _state["active"]:
+        return
+    current = _mon.get_tool(TOOL)
+    if current is not None and current != "tracejit":
+        raise RuntimeError(f"sys.monitoring tool id {TOOL} is already used by {current!r}")
+    if current is None:
+        _mon.use_tool_id(TOOL, "tracejit")
+    _mon.register_callback(TOOL, _mon.events.JUMP, _on_jump)
+    _mon.set_events(TOOL, _mon.events.JUMP)
+    _mon.restart_events()
+    _state["active"] = True
+
+
+def uninstall() -> None:
+    if not _state["active"]:
+        return
+    _mon.set_events(TOOL, 0)
+    _mon.register_callback(TOOL, _mon.events.JUMP, None)
+    _mon.free_tool_id(TOOL)
+    _state["active"] = False
+    _state["everything"] = False
+    _selected.clear()
+
+
+def select(code: types.CodeType) -> None:
+    _selected[id(code)] = code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            select(const)

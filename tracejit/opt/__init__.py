@@ -1,0 +1,34 @@
+"""Trace optimization passes, one per module, run in order by :func:`optimize`.
+
+Passes rewrite ``trace.ops`` in place and record replaced values in a shared
+map so that guard snapshots (resolved later, when exits are built) follow the
+replacements.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from tracejit.ir import Trace, Value
+from tracejit.opt import cse, dce, fold
+
+Resolver = Callable[[Value], Value]
+
+
+def optimize(trace: Trace, snapshot_values: Callable[[], list[Value]]) -> Resolver:
+    """Run all passes; return the resolver mapping old values to new ones.
+
+    ``snapshot_values`` lists the values guard snapshots refer to, so that dead
+    code elimination keeps what deoptimization needs.
+    """
+    replaced: dict[int, Value] = {}
+
+    def resolve(v: Value) -> Value:
+        while id(v) in replaced:
+            v = replaced[id(v)]
+        return v
+
+    fold.run(trace, replaced, resolve)
+    cse.run(trace, replaced, resolve)
+    dce.run(trace, [resolve(v) for v in snapshot_values()])
+    return resolve

@@ -1,0 +1,74 @@
+"""User-settable parameters, statistics and the trace log."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+DEFAULTS: dict[str, Any] = {
+    "threshold": 200,  # back-jumps of one loop before it is traced
+    "trace_limit": 6000,  # operations in one trace before tracing aborts
+    "bridge_threshold": 20,  # failures of one guard before a bridge is traced
+    "backend": os.environ.get("TRACEJIT_BACKEND", "llvm"),
+    "max_versions": 4,  # compiled variants (type combinations) per loop
+    "max_aborts": 4,  # aborted traces of one loop before it is blacklisted
+    "inline_depth": 8,  # nested inlined calls (bounds recursion)
+}
+
+params: dict[str, Any] = dict(DEFAULTS)
+
+
+@dataclass
+class Stats:
+    loops_traced: int = 0
+    loops_compiled: int = 0
+    bridges_compiled: int = 0
+    aborts: dict[str, int] = field(default_factory=dict)
+    blacklisted: int = 0
+    guard_failures: int = 0
+    entries: int = 0
+    trace_time: float = 0.0
+    compile_time: float = 0.0
+    compile_times: list[float] = field(default_factory=list)
+    failures_per_loop: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "loops_traced": self.loops_traced,
+            "loops_compiled": self.loops_compiled,
+            "bridges_compiled": self.bridges_compiled,
+            "aborts": dict(self.aborts),
+            "blacklisted": self.blacklisted,
+            "guard_failures": self.guard_failures,
+            "entries": self.entries,
+            "trace_time": self.trace_time,
+            "compile_time": self.compile_time,
+            "compile_times": list(self.compile_times),
+            "guard_failures_per_loop": dict(self.failures_per_loop),
+            "backend": params["backend"],
+        }
+
+
+stats = Stats()
+
+_log_file: TextIO | None = None
+_log_path: str | None = None
+
+
+def log_enabled() -> bool:
+    return bool(os.environ.get("TRACEJIT_LOG"))
+
+
+def log(text: str) -> None:
+    """Append to the file named by ``TRACEJIT_LOG`` (nothing if unset)."""
+    global _log_file, _log_path
+    path = os.environ.get("TRACEJIT_LOG")
+    if not path:
+        return
+    if _log_file is None or path != _log_path:
+        _log_file = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        _log_path = path
+    _log_file.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
+    _log_file.flush()

@@ -1,0 +1,442 @@
+"""The runtime: loops and their compiled versions, entering compiled code,
+handling guard failures, growing bridges.
+
+Everything here runs inside the ``sys.monitoring`` JUMP callback of the frame
+whose loop is hot (see :mod:`tracejit.hooks`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracejit import cpython as cp
+from tracejit import helpers
+from tracejit.backend import Backend, BackendUnavailable
+from tracejit.ir import (
+    FLOAT,
+    INT,
+    REF,
+    Const,
+    ExitDescr,
+    InputArg,
+    Op,
+    Trace,
+    Value,
+    const_int,
+    const_ref,
+    dump,
+)
+from tracejit.opt import optimize
+from tracejit.params import log, log_enabled, params, stats
+from tracejit.registry import get_backend
+from tracejit.resume import ResumeData, build_resume, read_buffer, rebuild, release, write_back
+from tracejit.tracer import (
+    K_BOOL,
+    K_FLOAT,
+    K_INT,
+    K_REF,
+    K_TUPLE,
+    NULL_T,
+    GlobalAssumption,
+    InSlot,
+    Snapshot,
+    TraceAbort,
+    TraceResult,
+    Tracer,
+    TValue,
+    const_tvalue,
+)
+
+ENTRY_FAIL = 0
+_MISSING_ADDR = 0
+
+
+@dataclass(eq=False)
+class LoopVersion:
+    """One compiled trace starting at a loop header, for one set of types."""
+
+    trace: Trace
+    signature: list[InSlot]
+    closure: list[GlobalAssumption]  # assumptions checked when entering it
+    entry: Any = None  # compiled entry trace (frame -> typed inputs)
+    name: str = ""
+    code: Any = None
+    slow_exits: int = 0
+
+
+@dataclass(eq=False)
+class LoopInfo:
+    code: types.CodeType
+    header: int
+    counter: int = 0
+    threshold: int = 0
+    versions: list[LoopVersion] = field(default_factory=list)
+    aborts: int = 0
+    blacklisted: bool = False
+    entry_misses: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.code.co_name}@{self.code.co_firstlineno}:{self.header}"
+
+
+@dataclass(eq=False)
+class ExitInfo:
+    descr: ExitDescr
+    code: types.CodeType
+    resume: ResumeData
+    loop_name: str
+    bridge_attempts: int = 0
+
+
+class Runtime:
+    """Process-wide JIT state."""
+
+    def __init__(self) -> None:
+        self.loops: dict[tuple[int, int], LoopInfo] = {}
+        self.exits: list[ExitInfo | None] = [None]  # number 0: entry mismatch
+        self._slots: list[Any] = []
+        self._slot_free = 0
+        self._bufs: list[Any] = []
+        self._depth = 0
+        self._backend: Backend | None = None
+        self._backend_name = ""
+        self._trace_counter = 0
+        self.keepalive: list[Any] = []
+
+    # -- resources -----------------------------------------------------------
+
+    def backend(self) -> Backend:
+        name = params["backend"]
+        if self._backend is None or self._backend_name != name:
+            try:
+                self._backend = get_backend(name)
+            except BackendUnavailable as e:
+                log(f"backend {name} unavailable ({e}); using the reference backend")
+                self._backend = get_backend("reference")
+            self._backend_name = name
+        return self._backend
+
+    def new_slot(self) -> int:
+        if not self._slots or self._slot_free >= len(self._slots[-1]):
+            self._slots.append((ctypes.c_int64 * 1024)())
+            self._slot_free = 0
+        arr = self._slots[-1]
+        addr = ctypes.addressof(arr) + 8 * self._slot_free
+        self._slot_free += 1
+        return addr
+
+    def buffer(self) -> int:
+        if self._depth >= len(self._bufs):
+            self._bufs.append((ctypes.c_int64 * 4096)())
+        return ctypes.addressof(self._bufs[self._depth])
+
+    # -- entering compiled code ----------------------------------------------
+
+    def loop_info(self, code: types.CodeType, header: int) -> LoopInfo:
+        key = (id(code), header)
+        info = self.loops.get(key)
+        if info is None or info.code is not code:
+            info = LoopInfo(code, header, threshold=params["threshold"])
+            self.loops[key] = info
+            self.keepalive.append(code)
+        return info
+
+    def enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
+        """Run a compiled version of ``info`` from ``frame``; False if none fits."""
+        buf = self.buffer()
+        self._depth += 1
+        try:
+            fp = id(frame)
+            for version in info.versions:
+                rc = version.entry.run(fp, buf)
+                if rc == ENTRY_FAIL:
+                    continue
+                stats.entries += 1
+                self.handle_exit(frame, rc, buf)
+                return True
+        finally:
+            self._depth -= 1
+        info.entry_misses += 1
+        return False
+
+    # -- exits ---------------------------------------------------------------
+
+    def handle_exit(self, frame: types.FrameType, number: int, buf: int) -> None:
+        ex = self.exits[number]
+        assert ex is not None
+        d = ex.descr
+        d.failures += 1
+        stats.guard_failures += 1
+        stats.failures_per_loop[ex.loop_name] = stats.failures_per_loop.get(ex.loop_name, 0) + 1
+        values = read_buffer(buf, d.fail_types)
+        if (d.failures >= params["bridge_threshold"] and d.bridge is None
+                and ex.bridge_attempts < 3 and ex.code is frame.f_code):
+            ex.bridge_attempts += 1
+            self.trace_bridge(frame, ex, values)
+            return
+        locs, stack, owned = rebuild(ex.resume, values)
+        write_back(frame, ex.resume.offset, locs, stack, ex.resume.frame_depth)
+        release(owned)
+
+    # -- tracing -------------------------------------------------------------
+
+    def find_targets(self, code: types.CodeType, offset: int, _kinds: Any) -> list:
+        info = self.loops.get((id(code), offset))
+        if info is None or info.code is not code:
+            return []
+        return list(info.versions)
+
+    def trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
+        stats.loops_traced += 1
+        t0 = time.perf_counter()
+        tracer = Tracer(frame, info.code, info.header, "loop", params["trace_limit"],
+                        self.find_targets, params["inline_depth"])
+        try:
+            tracer.start_loop()
+            result = tracer.run()
+        except TraceAbort as e:
+            stats.trace_time += time.perf_counter() - t0
+            self._abort(info, e.reason)
+            self._write_tracer_state(frame, tracer)
+            return
+        except Exception as e:  # a tracer bug must not break the program
+            stats.trace_time += time.perf_counter() - t0
+            self._abort(info, f"internal error: {type(e).__name__}: {e}")
+            self._write_tracer_state(frame, tracer)
+            return
+        stats.trace_time += time.perf_counter() - t0
+        try:
+            version = self.compile_header_trace(info, result)
+        except TraceAbort as e:
+            self._abort(info, e.reason)
+        except Exception as e:
+            self._abort(info, f"compile error: {type(e).__name__}: {e}")
+        else:
+            info.versions.append(version)
+            info.aborts = 0
+        self._write_tracer_state(frame, tracer)
+
+    def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
+        offset, locs, stack = tracer.concrete_state()
+        write_back(frame, offset, locs, stack, tracer.frame_depth)
+
+    def _abort(self, info: LoopInfo, reason: str) -> None:
+        stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
+        info.aborts += 1
+        info.threshold = min(info.threshold * 2 + 1, 1 << 20)
+        log(f"abort {info.name}: {reason}")
+        if info.aborts >= params["max_aborts"] and not info.versions:
+            info.blacklisted = True
+            stats.blacklisted += 1
+            log(f"blacklisted {info.name}")
+
+    def trace_bridge(self, frame: types.FrameType, ex: ExitInfo, values: list[Any]) -> None:
+        rd = ex.resume
+        locs, stack, owned = rebuild(rd, values)
+        inputargs = [InputArg(t) for t in ex.descr.fail_types]
+        tv_locals: dict[int, TValue] = {}
+        for (idx, slot), obj in zip(rd.locals, locs.values()):
+            tv_locals[idx] = _tvalue(slot, obj, inputargs)
+        tv_stack = [_tvalue(slot, obj, inputargs) for slot, obj in zip(rd.stack, stack)]
+        tracer = Tracer(frame, ex.code, rd.offset, "bridge", params["trace_limit"],
+                        self.find_targets, params["inline_depth"])
+        tracer.start_bridge(tv_locals, tv_stack, rd.frame_depth, inputargs)
+        initial = tracer.snapshot()
+        t0 = time.perf_counter()
+        try:
+            result = tracer.run()
+        except Exception as e:
+            stats.trace_time += time.perf_counter() - t0
+            reason = e.reason if isinstance(e, TraceAbort) else f"internal error: {e!r}"
+            stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
+            log(f"bridge abort at {ex.loop_name} exit {ex.descr.number}: {reason}")
+            self._write_tracer_state(frame, tracer)
+            release(owned)
+            return
+        stats.trace_time += time.perf_counter() - t0
+        try:
+            closure = list(result.assumptions)
+            if result.target is not None:
+                closure += result.target.closure
+            self._prepend_checks(result.trace, closure, initial)
+            self.compile_trace(result.trace, ex.code, f"bridge{ex.descr.number}",
+                               ex.loop_name)
+        except Exception as e:
+            reason = e.reason if isinstance(e, TraceAbort) else f"compile error: {e!r}"
+            stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
+            log(f"bridge compile failed: {reason}")
+        else:
+            ex.descr.bridge = result.trace
+            ctypes.c_int64.from_address(ex.descr.slot_address).value = \
+                result.trace.compiled.address
+            stats.bridges_compiled += 1
+        self._write_tracer_state(frame, tracer)
+        release(owned)
+
+    # -- compiling -----------------------------------------------------------
+
+    def compile_header_trace(self, info: LoopInfo, result: TraceResult) -> LoopVersion:
+        closure = list(result.assumptions)
+        if result.target is not None:
+            closure += result.target.closure
+        self._trace_counter += 1
+        name = f"loop{self._trace_counter}"
+        trace = result.trace
+        self.compile_trace(trace, info.code, name, info.name)
+        version = LoopVersion(trace, result.signature, closure, name=name, code=info.code)
+        entry = self.make_entry(version)
+        self.compile_trace(entry, info.code, name + "_entry", info.name)
+        version.entry = entry.compiled
+        stats.loops_compiled += 1
+        return version
+
+    def make_entry(self, version: LoopVersion) -> Trace:
+        """A trace that reads the frame, checks types and assumptions, and
+        enters the loop with unboxed values."""
+        ops: list[Op] = []
+        fail = ExitDescr(number=ENTRY_FAIL, slot_address=0)
+
+        def guard(name: str, args: list[Value]) -> None:
+            op = Op(name, args)
+            op.exit = fail
+            op.fail_args = []
+            ops.append(op)
+
+        fp = Op("get_frame")
+        ifr = Op("raw_load_i", [fp], cp.FRAMEOBJ_IFRAME)
+        ops += [fp, ifr]
+        nlocals = cp.nlocalsplus(version.code)
+        args: list[Value] = []
+        for slot in version.signature:
+            pos = slot.index if slot.where == "local" else nlocals + slot.index
+            r = Op("raw_load_r", [ifr], cp.IFRAME_LOCALSPLUS + 8 * pos)
+            ops.append(r)
+            guard("guard_nonnull", [r])
+            guard("guard_class", [r, const_int(id(slot.pytype))])
+            if slot.kind == K_INT:
+                u = Op("unbox_int", [r], helpers_long_layout())
+                u.exit = fail
+                u.fail_args = []
+                ops.append(u)
+                args.append(u)
+            elif slot.kind == K_FLOAT:
+                u = Op("getfield_f", [r], cp.FLOAT_VALUE)
+                ops.append(u)
+                args.append(u)
+            elif slot.kind == K_BOOL:
+                u = Op("ptr_eq", [r, const_ref(True)])
+                ops.append(u)
+                args.append(u)
+            else:
+                args.append(r)
+        self._assumption_ops(version.closure, ops, guard)
+        ops.append(Op("jump", args, descr=version.trace))
+        return Trace([], ops, name="entry")
+
+    def _assumption_ops(self, closure: list[GlobalAssumption], ops: list[Op], guard: Any
+                        ) -> None:
+        for a in closure:
+            v = Op("call_i", [const_ref(a.namespace), const_ref(a.key)], helpers.dict_lookup())
+            ops.append(v)
+            expected = 0 if a.value is _absent() else id(a.value)
+            guard("guard_value_i", [v, const_int(expected)])
+
+    def _prepend_checks(self, trace: Trace, closure: list[GlobalAssumption],
+                        initial: Snapshot) -> None:
+        ops: list[Op] = []
+
+        def guard(name: str, args: list[Value]) -> None:
+            op = Op(name, args)
+            op.exit = ExitDescr()
+            op.snapshot = initial
+            ops.append(op)
+
+        self._assumption_ops(closure, ops, guard)
+        trace.ops[:0] = ops
+
+    def compile_trace(self, trace: Trace, code: types.CodeType, name: str, loop_name: str
+                      ) -> None:
+        trace.name = name
+        if log_enabled():
+            log(f"trace {name} ({loop_name}) before optimization:\n{dump(trace)}")
+
+        def snapshot_values() -> list[Value]:
+            out: list[Value] = []
+            for op in trace.ops:
+                if op.snapshot is not None:
+                    for tv in list(op.snapshot.locals.values()) + op.snapshot.stack:
+                        _collect(tv, out)
+            return out
+
+        resolve = optimize(trace, snapshot_values)
+        for op in trace.ops:
+            if op.is_guard() and op.snapshot is not None:
+                rd, fail_args = build_resume(code, op.snapshot, resolve)
+                d = op.exit if op.exit is not None else ExitDescr()
+                d.number = len(self.exits)
+                d.slot_address = self.new_slot()
+                d.resume = rd
+                d.fail_types = "".join(v.type for v in fail_args)
+                op.exit = d
+                op.fail_args = fail_args
+                self.exits.append(ExitInfo(d, code, rd, loop_name))
+                op.snapshot = None
+        trace.check()
+        t0 = time.perf_counter()
+        trace.compiled = self.backend().compile(trace)
+        dt = time.perf_counter() - t0
+        stats.compile_time += dt
+        stats.compile_times.append(dt)
+        self.keepalive.append(trace)
+        if log_enabled():
+            log(f"trace {name} after optimization ({len(trace.ops)} ops, compiled in "
+                f"{dt * 1000:.2f} ms by {self.backend().name}):\n{dump(trace)}")
+
+
+def helpers_long_layout() -> Any:
+    from tracejit.tracer import _long_layout
+
+    return _long_layout()
+
+
+def _absent() -> Any:
+    from tracejit.tracer import _MISSING
+
+    return _MISSING
+
+
+def _collect(tv: TValue, out: list[Value]) -> None:
+    if tv.items is not None:
+        for i in tv.items:
+            _collect(i, out)
+    elif tv.box is not None and not isinstance(tv.box, Const):
+        out.append(tv.box)
+
+
+def _tvalue(slot: tuple, obj: Any, inputargs: list[InputArg]) -> TValue:
+    tag = slot[0]
+    if tag == "arg":
+        _, k, kind, owned, frame_slot = slot
+        tv = TValue(kind, inputargs[k], obj, owned=owned)
+        tv.frame_slot = frame_slot
+        return tv
+    if tag == "const":
+        return const_tvalue(obj)
+    if tag == "tuple":
+        return TValue(K_TUPLE, None, obj,
+                      [_tvalue(s, o, inputargs) for s, o in zip(slot[1], obj)])
+    if tag == "range":
+        parts = [obj.start, obj.stop, obj.step]
+        return TValue(K_REF, None, obj, items=[_tvalue(s, o, inputargs)
+                                               for s, o in zip(slot[1], parts)])
+    return NULL_T
+
+
+runtime = Runtime()
+
+_unused = (FLOAT, INT, REF, K_REF)
