@@ -222,6 +222,8 @@ class Runtime:
         self._write_tracer_state(frame, tracer)
 
     def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
+        if not tracer.started:
+            return  # nothing was executed: the frame is untouched
         offset, locs, stack = tracer.concrete_state()
         write_back(frame, offset, locs, stack, tracer.frame_depth)
 

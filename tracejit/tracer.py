@@ -251,6 +251,8 @@ class Tracer:
 
     # -- set-up --------------------------------------------------------------
 
+    started = False
+
     def start_loop(self) -> None:
         """Stack slots at the header become typed inputs (they are iterators)."""
         stack = cp.read_stack(self.frame)
@@ -264,6 +266,7 @@ class Tracer:
             tv = TValue(K_REF, arg, obj)
             tv.frame_slot = k
             self.stack.append(tv)
+        self.started = True
 
     def start_bridge(self, values: dict[int, TValue], stack: list[TValue], depth: int,
                      inputargs: list[InputArg]) -> None:
@@ -273,6 +276,7 @@ class Tracer:
             self.written.add(idx)
         self.stack = list(stack)
         self.frame_depth = depth
+        self.started = True
 
     # -- recording helpers ---------------------------------------------------
 
@@ -535,19 +539,24 @@ class Tracer:
             if tv.kind == K_TUPLE:
                 raise TraceAbort("virtual tuple carried around the loop")
             jump_args.append(tv.box)
-        # inputs that were never touched by a snapshot are unchanged in it
-        for g in self.guards:
-            snap = g.snapshot
-            for slot in self.signature:
-                if (slot.where == "local" and slot.kind != K_REF and slot.index in self.written
-                        and slot.index not in snap.locals):
-                    snap.locals[slot.index] = TValue(slot.kind, slot.arg, None)
+        self._complete_snapshots()
         inputargs = [s.arg for s in self.signature]
         label = Op("label", inputargs)
         ops = [label] + self.ops + [Op("jump", jump_args)]
         trace = Trace(list(inputargs), ops, keepalive=self.keepalive)
         return TraceResult(trace, "loop", self.code, self.start, self.signature,
                            self.assumptions, frame_depth=self.frame_depth)
+
+    def _complete_snapshots(self) -> None:
+        """Unboxed inputs live in registers, not in the frame: every exit must
+        write them back, including exits before the trace first touched them
+        (when entered from a bridge, the frame may hold stale values)."""
+        for g in self.guards:
+            snap = g.snapshot
+            for slot in self.signature:
+                if (slot.where == "local" and slot.kind != K_REF
+                        and slot.index not in snap.locals):
+                    snap.locals[slot.index] = TValue(slot.kind, slot.arg, None)
 
     def sync_frame_for(self, keep_locals: set[int]) -> None:
         """Before leaving compiled code at a header: put unboxed locals that the
@@ -619,6 +628,8 @@ class Tracer:
                 full.append(args[li])
                 li += 1
         self.ops.append(Op("jump", full, descr=target.trace))
+        if self.mode == "loop":
+            self._complete_snapshots()
         inputargs = self.inputargs if self.mode == "bridge" else [s.arg for s in self.signature]
         trace = Trace(list(inputargs), self.ops, keepalive=self.keepalive)
         res = TraceResult(trace, "header" if self.mode == "loop" else "bridge", self.code,
