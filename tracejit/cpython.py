@@ -32,19 +32,25 @@ class _Null:
 
 NULL: Any = _Null()
 
-# -- object layout (bytes) ---------------------------------------------------
+# -- object layout (bytes); named so backends can tell fields apart ---------
+from tracejit.ir import FieldOffset as _F  # noqa: E402
+
 OB_REFCNT = 0
 OB_TYPE = 8
-VAR_SIZE = 16  # ob_size of list and tuple
-LIST_ITEMS = 24  # PyListObject.ob_item (pointer to the item array)
+VAR_SIZE = _F(16, "var.size")  # ob_size of list and tuple
+LIST_ITEMS = _F(24, "list.items")  # PyListObject.ob_item (pointer to the item array)
 TUPLE_ITEMS = 24  # PyTupleObject.ob_item (inline array)
-FLOAT_VALUE = 16  # PyFloatObject.ob_fval
+FLOAT_VALUE = _F(16, "float.value")  # PyFloatObject.ob_fval
 LONG_TAG = 16  # _PyLongValue.lv_tag
 LONG_DIGITS = 24  # _PyLongValue.ob_digit
 LONG_NON_SIZE_BITS = 3
-RANGEITER_START, RANGEITER_STEP, RANGEITER_LEN = 16, 24, 32
-SEQITER_INDEX, SEQITER_SEQ = 16, 24  # list_iterator and tuple_iterator
-ENUM_INDEX, ENUM_ITER = 16, 24  # enumerate: en_index, en_sit
+RANGEITER_START = _F(16, "rangeiter.start")
+RANGEITER_STEP = _F(24, "rangeiter.step")
+RANGEITER_LEN = _F(32, "rangeiter.len")
+SEQITER_INDEX = _F(16, "seqiter.index")  # list_iterator and tuple_iterator
+SEQITER_SEQ = _F(24, "seqiter.seq")
+ENUM_INDEX = _F(16, "enum.index")  # enumerate: en_index, en_sit
+ENUM_ITER = _F(24, "enum.iter")
 
 # -- frames --------------------------------------------------------------------
 FRAMEOBJ_IFRAME = 24  # PyFrameObject.f_frame

@@ -260,6 +260,25 @@ def fits_int64(v: int) -> bool:
 # descriptors
 
 
+class FieldOffset(int):
+    """A field offset (an ``int``) that also names the field, e.g. "list.size".
+
+    Backends may use the name for alias analysis: fields with different names
+    never overlap.  Plain ints are fine too (no name: may alias anything at
+    that offset).
+    """
+
+    tag: str
+
+    def __new__(cls, offset: int, tag: str) -> FieldOffset:
+        self = super().__new__(cls, offset)
+        self.tag = tag
+        return self
+
+    def __repr__(self) -> str:
+        return str(int(self))
+
+
 @dataclass(eq=False)
 class CallDescr:
     """A C function called by address.

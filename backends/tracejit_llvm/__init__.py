@@ -9,6 +9,7 @@ to the guard's slot or returns the exit number.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -70,6 +71,8 @@ class _Gen:
         self.frame, self.buf = self.fn.args
         self.vals: dict[int, Any] = {}
         self._intrinsics: dict[str, Any] = {}
+        self._tbaa_root = self.module.add_metadata([lir.MetaDataString(self.module, "tracejit")])
+        self._tbaa: dict[str, Any] = {}
         self._weights = self.module.add_metadata(
             [lir.MetaDataString(self.module, "branch_weights"), self.i32(1000), self.i32(1)])
 
@@ -89,14 +92,33 @@ class _Gen:
 
     def addr(self, base: Any, offset: int, ty: Any) -> Any:
         b = self.b
-        a = b.add(base, self.i64(offset)) if offset else base
+        a = b.add(base, self.i64(int(offset))) if offset else base
         return b.inttoptr(a, self.ptr)
 
-    def load(self, base: Any, offset: int, ty: Any) -> Any:
-        return self.b.load(self.addr(base, offset, ty), typ=ty)
+    def tbaa(self, name: str) -> Any:
+        """Type-based alias info: accesses with different tags never overlap.
 
-    def store(self, value: Any, base: Any, offset: int) -> None:
-        self.b.store(value, self.addr(base, offset, value.type))
+        Object fields are tagged by offset and type (objects never overlap and
+        field bases are object starts), list/tuple item slots, frame slots and
+        the exit buffer each get their own tag."""
+        tag = self._tbaa.get(name)
+        if tag is None:
+            node = self.module.add_metadata(
+                [lir.MetaDataString(self.module, name), self._tbaa_root, self.i64(0)])
+            tag = self.module.add_metadata([node, node, self.i64(0)])
+            self._tbaa[name] = tag
+        return tag
+
+    def load(self, base: Any, offset: int, ty: Any, tag: str | None = None) -> Any:
+        v = self.b.load(self.addr(base, offset, ty), typ=ty)
+        tag = tag or getattr(offset, "tag", None) or f"{ty}@{offset}"
+        v.set_metadata("tbaa", self.tbaa(tag))
+        return v
+
+    def store(self, value: Any, base: Any, offset: int, tag: str | None = None) -> None:
+        st = self.b.store(value, self.addr(base, offset, value.type))
+        tag = tag or getattr(offset, "tag", None) or f"{value.type}@{offset}"
+        st.set_metadata("tbaa", self.tbaa(tag))
 
     def intrinsic(self, name: str, ret: Any, args: list[Any]) -> Any:
         fn = self._intrinsics.get(name)
@@ -119,7 +141,7 @@ class _Gen:
     def store_buf(self, values: list[Any]) -> None:
         for k, v in enumerate(values):
             p = self.b.gep(self.buf, [self.i64(k)], source_etype=self.i64)
-            self.b.store(self.to_raw(v), p)
+            self.b.store(self.to_raw(v), p).set_metadata("tbaa", self.tbaa("buf"))
 
     # -- generation ---------------------------------------------------------
 
@@ -129,6 +151,7 @@ class _Gen:
         for k, a in enumerate(self.trace.inputargs):
             p = self.b.gep(self.buf, [self.i64(k)], source_etype=self.i64)
             raw = self.b.load(p, typ=self.i64)
+            raw.set_metadata("tbaa", self.tbaa("buf"))
             self.vals[id(a)] = self.b.bitcast(raw, self.f64) if a.type == "f" else raw
         self.loop_block = None
         self.phis: list[Any] = []
@@ -157,7 +180,7 @@ class _Gen:
     def leave(self, number: int, slot_address: int) -> None:
         b = self.b
         if slot_address:
-            target = self.load(self.i64(slot_address), 0, self.i64)
+            target = self.load(self.i64(slot_address), 0, self.i64, "slot")
             has = b.icmp_unsigned("!=", target, self.i64(0))
             tail_blk = self.fn.append_basic_block()
             ret_blk = self.fn.append_basic_block()
@@ -409,8 +432,16 @@ class _Gen:
         self.set(op, self.load(self.val(op.args[0]), op.descr, self.i64))
 
     op_getfield_r = op_getfield_i
-    op_raw_load_i = op_getfield_i
-    op_raw_load_r = op_getfield_i
+
+    def op_raw_load_i(self, op: Any) -> None:
+        self.set(op, self.load(self.val(op.args[0]), op.descr, self.i64, "raw"))
+
+    op_raw_load_r = op_raw_load_i
+
+    def op_raw_store_i(self, op: Any) -> None:
+        self.store(self.val(op.args[1]), self.val(op.args[0]), op.descr, "raw")
+
+    op_raw_store_r = op_raw_store_i
 
     def op_getfield_f(self, op: Any) -> None:
         self.set(op, self.load(self.val(op.args[0]), op.descr, self.f64))
@@ -419,26 +450,24 @@ class _Gen:
         self.store(self.val(op.args[1]), self.val(op.args[0]), op.descr)
 
     op_setfield_r = op_setfield_i
-    op_raw_store_i = op_setfield_i
-    op_raw_store_r = op_setfield_i
 
     def op_getarrayitem_r(self, op: Any) -> None:
         b = self.b
         base, idx = (self.val(a) for a in op.args)
         a = b.add(base, b.shl(idx, self.i64(3)))
-        self.set(op, self.load(a, op.descr, self.i64))
+        self.set(op, self.load(a, op.descr, self.i64, "item"))
 
     def op_getlistitem_r(self, op: Any) -> None:
         b = self.b
         lst, idx = (self.val(a) for a in op.args)
         items = self.load(lst, op.descr, self.i64)
-        self.set(op, self.load(b.add(items, b.shl(idx, self.i64(3))), 0, self.i64))
+        self.set(op, self.load(b.add(items, b.shl(idx, self.i64(3))), 0, self.i64, "item"))
 
     def op_setlistitem_r(self, op: Any) -> None:
         b = self.b
         lst, idx, v = (self.val(a) for a in op.args)
         items = self.load(lst, op.descr, self.i64)
-        self.store(v, b.add(items, b.shl(idx, self.i64(3))), 0)
+        self.store(v, b.add(items, b.shl(idx, self.i64(3))), 0, "item")
 
     def op_get_frame(self, op: Any) -> None:
         self.set(op, self.frame)
@@ -583,6 +612,9 @@ class Backend:
         pto = llvm.create_pipeline_tuning_options(speed_level=2)
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
+        if os.environ.get("TRACEJIT_LLVM_DUMP"):
+            with open(os.environ["TRACEJIT_LLVM_DUMP"], "a") as f:
+                f.write(str(mod))
         engine = _Machine.engine
         engine.add_module(mod)
         engine.finalize_object()
