@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from tracejit.params import DEFAULTS, params, stats as _stats
+from tracejit.params import DEFAULTS, params
+from tracejit.params import stats as _stats
 from tracejit.registry import available_backends, backend_names, describe
 
 __all__ = ["enable", "disable", "jit", "set_param", "get_param", "stats", "reset",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tracejit.backend import c_function, c_symbol
 from tracejit.ir import FLOAT, INT, REF, VOID, CallDescr, float_bits

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 INT, FLOAT, REF, VOID = "i", "f", "r", "v"
 

@@ -45,8 +45,8 @@ from tracejit.tracer import (
     InSlot,
     Snapshot,
     TraceAbort,
-    TraceResult,
     Tracer,
+    TraceResult,
     TValue,
     const_tvalue,
 )

@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 import operator
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from tracejit import cpython as cp
 from tracejit import helpers
@@ -287,8 +288,6 @@ class Tracer:
             op.exit = ExitDescr()
             self.guards.append(op)
         self.ops.append(op)
-        if len(self.ops) > self.limit:
-            raise TraceAbort("trace too long")
         return op
 
     def guard_true(self, cond: Value, expected: bool = True) -> None:
@@ -441,7 +440,14 @@ class Tracer:
             handler = getattr(self, "op_" + ins.opname, None)
             if handler is None:
                 raise TraceAbort(f"unsupported bytecode {ins.opname}")
-            nxt = handler(ins)
+            stack = self.inline[-1].stack if self.inline else self.stack
+            saved = list(stack)
+            try:
+                nxt = handler(ins)
+            except TraceAbort:
+                # CPython redoes this instruction: it must see the stack unchanged
+                stack[:] = saved
+                raise
             if self.done is not None:
                 return self.done
             if nxt is None:
@@ -1445,7 +1451,6 @@ class Tracer:
         raise TraceAbort("abs of an object")
 
     def call_minmax(self, f: Any, a: TValue, b: TValue) -> TValue:
-        py = f(a.py, b.py)
         if a.kind == K_FLOAT and b.kind == K_FLOAT:
             # min(a, b) is b if b < a else a (max: b if b > a else a)
             cmp = "float_lt" if f is min else "float_gt"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ctypes
 import itertools
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tracejit.backend import Const, Trace, bits_float, c_function, float_bits
 

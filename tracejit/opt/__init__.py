@@ -7,7 +7,7 @@ replacements.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tracejit.ir import Trace, Value
 from tracejit.opt import cse, dce, fold

@@ -3,7 +3,8 @@ heap cache (repeated field loads with no store or call in between)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tracejit.ir import OPS, Const, Op, Trace, Value
 

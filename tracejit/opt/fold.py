@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tracejit.ir import OPS, Const, Op, Trace, Value, fits_int64
 

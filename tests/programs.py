@@ -1,0 +1,466 @@
+"""Loop programs for the differential tests (run with and without the JIT).
+
+Each entry of ``PROGRAMS`` is (name, function, argument factory, compiles):
+``compiles`` says the JIT must compile at least one loop of it.
+"""
+
+from __future__ import annotations
+
+import math
+
+SCALE = 2.0
+COUNTER = 0
+
+
+def matmul(a, b, n):
+    c = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(n):
+            s = 0.0
+            for k in range(n):
+                s += a[i][k] * b[k][j]
+            c[i][j] = s
+    return c
+
+
+def store_squares(n):
+    a = [0] * n
+    for i in range(n):
+        a[i] = i * i
+    return a
+
+
+def int_to_float_switch(n, k):
+    x = 0
+    for i in range(n):
+        if i == k:
+            x = x + 0.5
+        x += 1
+    return x
+
+
+def overflow_mul(n):
+    x = 1
+    for _ in range(n):
+        x = x * 3
+    return x
+
+
+def overflow_add(n):
+    x = 2**62
+    for i in range(n):
+        x += i * 2**40
+    return x
+
+
+def overflow_negative(n):
+    x = -(2**62)
+    for _ in range(n):
+        x -= 2**58
+    return x
+
+
+def shift_overflow(n):
+    out = []
+    for _ in range(n):
+        out.append(1)
+    t = 0
+    for i in range(n):
+        t += 1 << i
+    return t
+
+
+def div_by_zero_at(n, k):
+    t = 0
+    for i in range(n):
+        t += 100 // (k - i)
+    return t
+
+
+def float_div_by_zero_at(n, k):
+    t = 0.0
+    for i in range(n):
+        t += 1.0 / (k - i)
+    return t
+
+
+def index_error_at(a, n):
+    t = 0
+    for i in range(n):
+        t += a[i]
+    return t
+
+
+def none_plus_one(a):
+    t = 0
+    for x in a:
+        t += x + 1
+    return t
+
+
+def sqrt_domain(a):
+    t = 0.0
+    for x in a:
+        t += math.sqrt(x)
+    return t
+
+
+def exp_overflow(a):
+    t = 0.0
+    for x in a:
+        t += math.exp(x)
+    return t
+
+
+def eval_a(i, j):
+    return 1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)
+
+
+def spectral(n):
+    u = [1.0] * n
+    v = [0.0] * n
+    for i in range(n):
+        s = 0.0
+        for j in range(n):
+            s += eval_a(i, j) * u[j]
+        v[i] = s
+    return v
+
+
+def enumerate_sum(a):
+    t = 0
+    for i, x in enumerate(a):
+        t += i * x
+    return t
+
+
+def globals_and_math(n):
+    s = 0.0
+    for i in range(n):
+        s += SCALE * i + math.sqrt(i) + math.sin(i) * math.pi
+    return s
+
+
+def _bump_scale():
+    global SCALE
+    SCALE = SCALE + 1.0
+
+
+def global_rebound_mid_loop(n, k):
+    global SCALE
+    SCALE = 2.0
+    s = 0.0
+    for i in range(n):
+        if i == k:
+            _bump_scale()
+        s += SCALE
+    return s
+
+
+def break_at(n, k):
+    s = 0
+    for i in range(n):
+        if i > k:
+            break
+        s += i
+    else:
+        s = -1
+    return s
+
+
+def return_at(n, k):
+    s = 0
+    for i in range(n):
+        s += i
+        if s > k:
+            return i, s
+    return None
+
+
+def continue_odd(n):
+    s = 0
+    for i in range(n):
+        if i % 2:
+            continue
+        s += i
+    return s
+
+
+def while_branches(n):
+    i = 0
+    s = 0
+    while i < n:
+        if i % 3 == 0:
+            s += i
+        elif i % 3 == 1:
+            s -= 1
+        else:
+            s ^= i
+        i += 1
+    return s
+
+
+def kw(a, b=2, *, c=3):
+    return a * b + c
+
+
+def call_kwargs(n):
+    t = 0
+    for i in range(n):
+        t += kw(i) + kw(i, c=1) + kw(b=i, a=1)
+    return t
+
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def recursion_in_loop(n):
+    t = 0
+    for i in range(n):
+        t += fib(i % 8)
+    return t
+
+
+def sum_items(a):
+    t = 0
+    for x in a:
+        t += x
+    return t
+
+
+def min_max_abs(n):
+    lo = 10**6
+    hi = -lo
+    for i in range(n):
+        v = (i * 7919) % 1000 - 500
+        lo = min(lo, v)
+        hi = max(hi, abs(v))
+    return lo, hi
+
+
+def float_edges(a):
+    out = []
+    for x in a:
+        out.append(x)
+    t = 0.0
+    for x in a:
+        t = t + x * 0.0 - x
+    return t, out
+
+
+def py_floor_mod(n):
+    t = 0
+    f = 0.0
+    for i in range(-n, n):
+        t += (i // 7) + (i % 7) + (i // -3) + (i % -3)
+        f += (i * 1.5) // -2.25 + (i * 1.5) % -2.25 + (i * 0.5) % 3.0
+    return t, f
+
+
+def true_division(n):
+    t = 0.0
+    for i in range(1, n):
+        t += i / 7 + 7 / i
+    return t
+
+
+def bools_as_ints(n):
+    t = 0
+    for i in range(n):
+        t += (i % 3 == 0) + (i > 5) * 2
+    return t
+
+
+def bit_ops(n):
+    t = 0
+    for i in range(n):
+        t ^= (i << 3) | (i >> 2) & ~i
+    return t
+
+
+def power_ops(n):
+    t = 0
+    f = 0.0
+    for i in range(n):
+        t += i**2 + i**3
+        f += (i * 0.5) ** 2 + (i + 1.0) ** 0.5
+    return t, f
+
+
+def nested3(n):
+    t = 0
+    for i in range(n):
+        for j in range(n):
+            for k in range(n):
+                t += i * j - k
+    return t
+
+
+def list_of_lists_update(m):
+    for row in m:
+        for j in range(len(row)):
+            row[j] = row[j] * 2 + 1
+    return m
+
+
+def tuple_unpack(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, (a + b) % 1000007
+    return a, b
+
+
+def zero_iterations(n):
+    t = 7
+    for i in range(n):
+        t += i
+    return t
+
+
+def tuple_iteration(t):
+    s = 0.0
+    for x in t:
+        s += x
+    return s
+
+
+def element_type_change(a):
+    t = 0.0
+    for x in a:
+        t += x * 2
+    return t
+
+
+def unsupported_dict(n):
+    d = {}
+    for i in range(n):
+        d[i % 7] = d.get(i % 7, 0) + i
+    return d
+
+
+def unsupported_str(n):
+    s = ""
+    for i in range(n):
+        s += str(i % 10)
+    return len(s), s[:20]
+
+
+def unsupported_try(n):
+    t = 0
+    for i in range(n):
+        try:
+            t += 10 // (i % 5)
+        except ZeroDivisionError:
+            t -= 1
+    return t
+
+
+def gen(n):
+    yield from range(n)
+
+
+def unsupported_generator(n):
+    t = 0
+    for x in gen(n):
+        t += x
+    return t
+
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+
+def unsupported_attrs(n):
+    p = Point(0)
+    for i in range(n):
+        p.x += i
+    return p.x
+
+
+def unsupported_closure(n):
+    k = 3
+
+    def f(x):
+        return x * k
+
+    t = 0
+    for i in range(n):
+        t += f(i)
+    return t
+
+
+def print_in_loop(n):
+    t = 0
+    for i in range(n):
+        t += i
+        if i % 50 == 0:
+            print("at", i, t)
+    return t
+
+
+def int_floor_of_float(n):
+    t = 0
+    for i in range(n):
+        t += int(i * 0.7) + math.floor(i * -0.3) + math.ceil(i * 0.3)
+    return t
+
+
+def grid(n):
+    return [[float(i * j % 7) for j in range(n)] for i in range(n)]
+
+
+PROGRAMS = [
+    ("matmul", matmul, lambda: (grid(12), grid(12), 12), True),
+    ("store_squares", store_squares, lambda: (300,), True),
+    ("int_to_float_switch", int_to_float_switch, lambda: (300, 150), True),
+    ("int_to_float_switch_late", int_to_float_switch, lambda: (3000, 2900), True),
+    ("overflow_mul", overflow_mul, lambda: (100,), False),
+    ("overflow_add", overflow_add, lambda: (300,), True),
+    ("overflow_negative", overflow_negative, lambda: (300,), True),
+    ("shift_overflow", shift_overflow, lambda: (100,), True),
+    ("div_by_zero_at", div_by_zero_at, lambda: (300, 150), True),
+    ("float_div_by_zero_at", float_div_by_zero_at, lambda: (300, 150), True),
+    ("index_error_at", index_error_at, lambda: ([1, 2, 3] * 50, 200), True),
+    ("none_plus_one", none_plus_one, lambda: ([1] * 100 + [None] + [2] * 10,), True),
+    ("sqrt_domain", sqrt_domain, lambda: ([4.0] * 100 + [-1.0],), True),
+    ("exp_overflow", exp_overflow, lambda: ([1.0] * 100 + [1000.0],), True),
+    ("spectral", spectral, lambda: (40,), True),
+    ("enumerate_sum", enumerate_sum, lambda: ([1, 2, 3] * 100,), True),
+    ("globals_and_math", globals_and_math, lambda: (500,), True),
+    ("global_rebound_mid_loop", global_rebound_mid_loop, lambda: (500, 250), False),
+    ("break_early", break_at, lambda: (500, 300), True),
+    ("break_never", break_at, lambda: (500, 600), True),
+    ("return_at", return_at, lambda: (1000, 50000), True),
+    ("continue_odd", continue_odd, lambda: (1000,), True),
+    ("while_branches", while_branches, lambda: (1000,), True),
+    ("call_kwargs", call_kwargs, lambda: (500,), True),
+    ("recursion_in_loop", recursion_in_loop, lambda: (200,), False),
+    ("sum_ints_then_float", sum_items, lambda: ([1] * 200 + [2.5] + [3] * 100,), True),
+    ("sum_ints_then_bigint", sum_items, lambda: ([1] * 200 + [2**70] + [3] * 100,), True),
+    ("min_max_abs", min_max_abs, lambda: (500,), True),
+    ("float_edges", float_edges,
+     lambda: ([1.0, -0.0, 0.0, math.inf, -math.inf, math.nan, 1e308, 5e-324] * 30,), True),
+    ("py_floor_mod", py_floor_mod, lambda: (300,), True),
+    ("true_division", true_division, lambda: (500,), True),
+    ("bools_as_ints", bools_as_ints, lambda: (500,), True),
+    ("bit_ops", bit_ops, lambda: (500,), True),
+    ("power_ops", power_ops, lambda: (300,), True),
+    ("nested3", nested3, lambda: (15,), True),
+    ("list_of_lists_update", list_of_lists_update, lambda: ([[i, i + 1, i + 2] * 20
+                                                            for i in range(20)],), True),
+    ("tuple_unpack", tuple_unpack, lambda: (2000,), True),
+    ("zero_iterations", zero_iterations, lambda: (0,), False),
+    ("tuple_iteration", tuple_iteration, lambda: (tuple(i * 0.5 for i in range(300)),), True),
+    ("element_type_change", element_type_change, lambda: ([1.5] * 200 + [3] + [2.5] * 50,),
+     True),
+    ("unsupported_dict", unsupported_dict, lambda: (300,), False),
+    ("unsupported_str", unsupported_str, lambda: (300,), False),
+    ("unsupported_try", unsupported_try, lambda: (300,), False),
+    ("unsupported_generator", unsupported_generator, lambda: (300,), False),
+    ("unsupported_attrs", unsupported_attrs, lambda: (300,), False),
+    ("unsupported_closure", unsupported_closure, lambda: (300,), False),
+    ("print_in_loop", print_in_loop, lambda: (300,), False),
+    ("int_floor_of_float", int_floor_of_float, lambda: (500,), True),
+]

@@ -1,0 +1,126 @@
+"""Differential tests: every program runs under plain CPython and under the JIT
+on every available backend; results, types, output, exceptions (type, message,
+line), mutated arguments and reference counts must be identical."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import struct
+import sys
+
+import pytest
+
+import tracejit
+from tests import programs
+
+BACKENDS = ["reference", "llvm"]
+
+
+def canon(value):
+    """A comparable form that distinguishes types, -0.0 and nan payloads."""
+    t = type(value)
+    if t is float:
+        return ("float", struct.pack("<d", value) if not math.isnan(value) else "nan")
+    if t in (list, tuple):
+        return (t.__name__, [canon(v) for v in value])
+    if t is dict:
+        return ("dict", sorted((canon(k), canon(v)) for k, v in value.items()))
+    return (t.__name__, repr(value))
+
+
+def objects_in(value, out):
+    if isinstance(value, (list, tuple)):
+        out.append(value)
+        for v in value:
+            objects_in(v, out)
+    return out
+
+
+def run(func, args):
+    out = io.StringIO()
+    watched = objects_in(args, [])
+    before = [sys.getrefcount(o) for o in watched]
+    with contextlib.redirect_stdout(out):
+        try:
+            result = ("return", canon(func(*args)))
+        except Exception as e:  # the exception is part of the observable behaviour
+            tb = e.__traceback__
+            while tb.tb_next is not None:
+                tb = tb.tb_next
+            result = ("raise", type(e).__name__, str(e), tb.tb_frame.f_code.co_name,
+                      tb.tb_lineno)
+            del tb, e
+    after = [sys.getrefcount(o) for o in watched]
+    deltas = [a - b for a, b in zip(after, before)]
+    return {"result": result, "stdout": out.getvalue(), "args": canon(args),
+            "refcount_deltas": deltas}
+
+
+def run_jit(func, args, backend):
+    tracejit.reset()
+    tracejit.set_param(backend=backend, threshold=3, bridge_threshold=3)
+    tracejit.enable()
+    try:
+        return run(func, args)
+    finally:
+        tracejit.disable()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    if request.param not in tracejit.available_backends():
+        pytest.skip(f"backend {request.param} is not usable here")
+    return request.param
+
+
+@pytest.mark.parametrize("name,func,make_args,compiles", programs.PROGRAMS,
+                         ids=[p[0] for p in programs.PROGRAMS])
+def test_same_behaviour(name, func, make_args, compiles, backend):
+    expected = run(func, make_args())
+    got = run_jit(func, make_args(), backend)
+    stats = tracejit.stats()
+    assert got == expected, f"{name} differs under the JIT ({backend})"
+    if compiles:
+        assert stats["loops_compiled"] >= 1, f"{name}: nothing compiled: {stats['aborts']}"
+    again = run_jit(func, make_args(), backend)
+    assert again == expected
+
+
+FORCED_FAILURES = ["int_to_float_switch_late", "overflow_add", "div_by_zero_at",
+                   "sum_ints_then_float", "sum_ints_then_bigint", "element_type_change",
+                   "none_plus_one", "break_early", "index_error_at"]
+
+
+@pytest.mark.parametrize("name", FORCED_FAILURES)
+def test_guards_really_fail(name, backend):
+    """These programs change type/range after the loop is compiled: the
+    compiled code must leave through a guard, not by luck."""
+    entry = next(p for p in programs.PROGRAMS if p[0] == name)
+    expected = run(entry[1], entry[2]())
+    got = run_jit(entry[1], entry[2](), backend)
+    assert got == expected
+    assert tracejit.stats()["guard_failures"] >= 1
+
+
+def test_enable_twice_and_jit_decorator(backend):
+    tracejit.reset()
+    tracejit.set_param(backend=backend, threshold=3)
+    jitted = tracejit.jit(programs.store_squares)
+    try:
+        assert jitted(200) == programs.store_squares(200)
+        assert tracejit.stats()["loops_compiled"] >= 1
+    finally:
+        tracejit.disable()
+
+
+def test_bad_parameters_are_clear_errors():
+    with pytest.raises(TypeError):
+        tracejit.set_param(nonsense=1)
+    with pytest.raises(ValueError):
+        tracejit.set_param(backend="no-such-backend")
+    with pytest.raises(ValueError):
+        tracejit.set_param(threshold=0)
+    with pytest.raises(TypeError):
+        tracejit.jit(42)
