@@ -77,6 +77,11 @@ def set_param(**kwargs: Any) -> None:
         elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"parameter {name} must be a positive int, not {value!r}")
         params[name] = value
+    import sys as _sys
+
+    hooks = _sys.modules.get("tracejit.hooks")
+    if hooks is not None:
+        hooks._threshold[0] = params["threshold"]
 
 
 set_param.__doc__ = (set_param.__doc__ or "") % ", ".join(sorted(DEFAULTS))
@@ -99,6 +104,7 @@ def reset() -> None:
     from tracejit.params import Stats
 
     rt.runtime.__init__()
+    hooks._counts.clear()
     fresh = Stats()
     for k, v in vars(fresh).items():
         setattr(_stats, k, v)

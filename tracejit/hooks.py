@@ -22,11 +22,26 @@ DISABLE = _mon.DISABLE
 _state: dict[str, Any] = {"active": False, "everything": False}
 _selected: dict[int, types.CodeType] = {}
 _busy = [False]
+# Back-jump counts per loop location, keyed by id(code) + (header << 48): the
+# fast path below is all that cold code ever pays.  A location whose count is
+# at or above the threshold takes the slow path (trace it, or enter its code).
+_counts: dict[int, int] = {}
+_threshold = [params["threshold"]]
 
 
-def _on_jump(code: types.CodeType, src: int, dst: int) -> Any:
+def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
+             _limit: list[int] = _threshold) -> Any:
     if dst > src:
         return DISABLE
+    key = id(code) + (dst << 48)
+    n = _get(key, 0) + 1
+    if n < _limit[0]:
+        _counts[key] = n
+        return None
+    return _slow_path(code, dst, key)
+
+
+def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     if not _state["everything"] and id(code) not in _selected:
         return DISABLE
     if _busy[0]:
@@ -34,22 +49,36 @@ def _on_jump(code: types.CodeType, src: int, dst: int) -> Any:
     info = runtime.loop_info(code, dst)
     _busy[0] = True
     try:
-        frame = sys._getframe(1)
+        frame = sys._getframe(2)
         if info.versions and runtime.enter(info, frame):
             return None
         if info.blacklisted:
             return None if info.versions else DISABLE
-        info.counter += 1
-        if info.counter >= info.threshold:
-            info.counter = 0
+        if not info.versions or info.entry_misses >= _threshold[0]:
+            info.entry_misses = 0
             if len(info.versions) < params["max_versions"]:
                 runtime.trace_loop(info, frame)
+        if info.retry_soon:
+            info.retry_soon = False
+            _counts[key] = _threshold[0] - 1
+        elif not info.versions:
+            # not compiled (aborted): count again from a lower start (back-off)
+            _counts[key] = _threshold[0] - info.threshold
+    except Exception as e:  # never let a JIT bug escape into the program
+        from tracejit.params import log
+
+        log(f"internal error in the JIT hook: {e!r}; loop {info.name} blacklisted")
+        info.blacklisted = True
+        info.versions.clear()
+        return DISABLE
     finally:
         _busy[0] = False
     return None
 
 
 def install(everything: bool) -> None:
+    _threshold[0] = params["threshold"]
+    _counts.clear()
     if everything:
         _state["everything"] = True
     if _state["active"]:

@@ -380,6 +380,7 @@ class Trace:
     name: str = "trace"
     keepalive: list[Any] = field(default_factory=list)
     compiled: Any = None  # the backend's CompiledTrace, once compiled
+    loop_name: str = ""
 
     def guards(self) -> list[Op]:
         return [op for op in self.ops if op.is_guard()]

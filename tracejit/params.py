@@ -33,6 +33,7 @@ class Stats:
     compile_time: float = 0.0
     compile_times: list[float] = field(default_factory=list)
     failures_per_loop: dict[str, int] = field(default_factory=dict)
+    first_entry: float | None = None  # time.perf_counter() of the first entry
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Stats:
             "compile_times": list(self.compile_times),
             "guard_failures_per_loop": dict(self.failures_per_loop),
             "backend": params["backend"],
+            "first_entry": self.first_entry,
         }
 
 

@@ -52,6 +52,7 @@ from tracejit.tracer import (
 )
 
 ENTRY_FAIL = 0
+LOOP_ENDED = "loop ended while tracing it"
 _MISSING_ADDR = 0
 
 
@@ -78,6 +79,7 @@ class LoopInfo:
     aborts: int = 0
     blacklisted: bool = False
     entry_misses: int = 0
+    retry_soon: bool = False
 
     @property
     def name(self) -> str:
@@ -157,6 +159,8 @@ class Runtime:
                 if rc == ENTRY_FAIL:
                     continue
                 stats.entries += 1
+                if stats.first_entry is None:
+                    stats.first_entry = time.perf_counter()
                 self.handle_exit(frame, rc, buf)
                 return True
         finally:
@@ -201,7 +205,10 @@ class Runtime:
             result = tracer.run()
         except TraceAbort as e:
             stats.trace_time += time.perf_counter() - t0
-            self._abort(info, e.reason)
+            if e.reason == LOOP_ENDED:
+                info.retry_soon = True  # bad timing, not a bad loop: try next time
+            else:
+                self._abort(info, e.reason)
             self._write_tracer_state(frame, tracer)
             return
         except Exception as e:  # a tracer bug must not break the program
@@ -230,7 +237,7 @@ class Runtime:
     def _abort(self, info: LoopInfo, reason: str) -> None:
         stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
         info.aborts += 1
-        info.threshold = min(info.threshold * 2 + 1, 1 << 20)
+        info.threshold = min(info.threshold * 2, 1 << 20)
         log(f"abort {info.name}: {reason}")
         if info.aborts >= params["max_aborts"] and not info.versions:
             info.blacklisted = True
@@ -289,10 +296,11 @@ class Runtime:
         self._trace_counter += 1
         name = f"loop{self._trace_counter}"
         trace = result.trace
-        self.compile_trace(trace, info.code, name, info.name)
+        self.prepare_trace(trace, info.code, name, info.name)
         version = LoopVersion(trace, result.signature, closure, name=name, code=info.code)
         entry = self.make_entry(version)
-        self.compile_trace(entry, info.code, name + "_entry", info.name)
+        self.prepare_trace(entry, info.code, name + "_entry", info.name)
+        self.backend_compile([trace, entry])
         version.entry = entry.compiled
         stats.loops_compiled += 1
         return version
@@ -363,6 +371,12 @@ class Runtime:
 
     def compile_trace(self, trace: Trace, code: types.CodeType, name: str, loop_name: str
                       ) -> None:
+        self.prepare_trace(trace, code, name, loop_name)
+        self.backend_compile([trace])
+
+    def prepare_trace(self, trace: Trace, code: types.CodeType, name: str, loop_name: str
+                      ) -> None:
+        """Optimize ``trace`` and give every guard its exit and resume data."""
         trace.name = name
         if log_enabled():
             log(f"trace {name} ({loop_name}) before optimization:\n{dump(trace)}")
@@ -389,15 +403,29 @@ class Runtime:
                 self.exits.append(ExitInfo(d, code, rd, loop_name))
                 op.snapshot = None
         trace.check()
+        trace.loop_name = loop_name
+
+    def backend_compile(self, traces: list[Trace]) -> None:
+        """Compile traces; later ones may jump to earlier ones.  Backends with
+        ``compile_many`` get them in one batch."""
+        backend = self.backend()
         t0 = time.perf_counter()
-        trace.compiled = self.backend().compile(trace)
+        many = getattr(backend, "compile_many", None)
+        if many is not None:
+            for trace, compiled in zip(traces, many(traces)):
+                trace.compiled = compiled
+        else:
+            for trace in traces:
+                trace.compiled = backend.compile(trace)
         dt = time.perf_counter() - t0
         stats.compile_time += dt
         stats.compile_times.append(dt)
-        self.keepalive.append(trace)
+        self.keepalive.extend(traces)
         if log_enabled():
-            log(f"trace {name} after optimization ({len(trace.ops)} ops, compiled in "
-                f"{dt * 1000:.2f} ms by {self.backend().name}):\n{dump(trace)}")
+            for trace in traces:
+                log(f"trace {trace.name} ({trace.loop_name}) after optimization "
+                    f"({len(trace.ops)} ops; batch of {len(traces)} compiled in "
+                    f"{dt * 1000:.2f} ms by {backend.name}):\n{dump(trace)}")
 
 
 def helpers_long_layout() -> Any:

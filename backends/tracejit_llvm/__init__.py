@@ -57,17 +57,21 @@ class _Machine:
 class _Gen:
     """Generates the LLVM function for one trace."""
 
-    def __init__(self, trace: Trace, name: str) -> None:
+    def __init__(self, trace: Trace, name: str, module: Any = None,
+                 siblings: dict[int, Any] | None = None) -> None:
         self.trace = trace
         self.i64 = lir.IntType(64)
         self.i32 = lir.IntType(32)
         self.i1 = lir.IntType(1)
         self.f64 = lir.DoubleType()
         self.ptr = lir.PointerType()
-        self.module = lir.Module(name=name)
-        self.module.triple = llvm.get_process_triple()
+        if module is None:
+            module = lir.Module(name=name)
+            module.triple = llvm.get_process_triple()
+        self.module = module
+        self.siblings = siblings or {}
         self.fnty = lir.FunctionType(self.i64, [self.i64, self.ptr])
-        self.fn = lir.Function(self.module, self.fnty, name=name)
+        self.fn = self.siblings.get(id(trace)) or lir.Function(self.module, self.fnty, name=name)
         self.frame, self.buf = self.fn.args
         self.vals: dict[int, Any] = {}
         self._intrinsics: dict[str, Any] = {}
@@ -121,10 +125,9 @@ class _Gen:
         st.set_metadata("tbaa", self.tbaa(tag))
 
     def intrinsic(self, name: str, ret: Any, args: list[Any]) -> Any:
-        fn = self._intrinsics.get(name)
+        fn = self.module.globals.get(name)
         if fn is None:
             fn = lir.Function(self.module, lir.FunctionType(ret, args), name=name)
-            self._intrinsics[name] = fn
         return fn
 
     def cfunc(self, address: int, ret: Any, args: list[Any]) -> Any:
@@ -227,8 +230,12 @@ class _Gen:
             b.branch(self.loop_block)
             return
         self.store_buf(args)
-        fp = b.inttoptr(self.i64(op.descr.compiled.address), self.ptr)
-        r = b.call(_FnPtr(fp, self.fnty), [self.frame, self.buf], tail="musttail")
+        sibling = self.siblings.get(id(op.descr))
+        if sibling is not None:  # compiled in the same module: a direct call
+            r = b.call(sibling, [self.frame, self.buf], tail="musttail")
+        else:
+            fp = b.inttoptr(self.i64(op.descr.compiled.address), self.ptr)
+            r = b.call(_FnPtr(fp, self.fnty), [self.frame, self.buf], tail="musttail")
         b.ret(r)
 
     def op_finish(self, op: Any) -> None:
@@ -591,6 +598,7 @@ class Backend:
 
     def __init__(self) -> None:
         self._count = 0
+        self._pb: Any = None
 
     def check_available(self) -> None:
         if _IMPORT_ERROR is not None:
@@ -601,27 +609,42 @@ class Backend:
             raise BackendUnavailable(f"LLVM native target unavailable: {e}") from e
 
     def compile(self, trace: Trace) -> MachineCodeTrace:
+        return self.compile_many([trace])[0]
+
+    def compile_many(self, traces: list[Trace]) -> list[MachineCodeTrace]:
+        """Compile traces that may jump to each other in one LLVM module
+        (one optimization and code generation round instead of several)."""
         global total_compile_seconds
         t0 = time.perf_counter()
-        self._count += 1
-        name = f"tj_{trace.name}_{self._count}"
-        text = _Gen(trace, name).generate()
         tm = _Machine.get()
+        self._count += 1
+        module = lir.Module(name=f"tj_module_{self._count}")
+        module.triple = llvm.get_process_triple()
+        fnty = lir.FunctionType(lir.IntType(64), [lir.IntType(64), lir.PointerType()])
+        names = [f"tj_{t.name}_{self._count}_{k}" for k, t in enumerate(traces)]
+        siblings = {id(t): lir.Function(module, fnty, name=n) for t, n in zip(traces, names)}
+        for t, n in zip(traces, names):
+            _Gen(t, n, module, siblings).generate()
+        text = str(module)
         mod = llvm.parse_assembly(text)
         mod.verify()
-        pto = llvm.create_pipeline_tuning_options(speed_level=2)
-        pb = llvm.create_pass_builder(tm, pto)
-        pb.getModulePassManager().run(mod, pb)
+        if self._pb is None:
+            self._pb = llvm.create_pass_builder(
+                tm, llvm.create_pipeline_tuning_options(speed_level=2))
+        self._pb.getModulePassManager().run(mod, self._pb)
         if os.environ.get("TRACEJIT_LLVM_DUMP"):
             with open(os.environ["TRACEJIT_LLVM_DUMP"], "a") as f:
                 f.write(str(mod))
         engine = _Machine.engine
         engine.add_module(mod)
         engine.finalize_object()
-        address = engine.get_function_address(name)
-        result = LLVMTrace(address, owner=mod)
-        result.engine = engine
-        result.llvm_ir = text
-        result.compile_seconds = time.perf_counter() - t0
-        total_compile_seconds += result.compile_seconds
-        return result
+        seconds = time.perf_counter() - t0
+        total_compile_seconds += seconds
+        results = []
+        for n in names:
+            result = LLVMTrace(engine.get_function_address(n), owner=mod)
+            result.engine = engine
+            result.llvm_ir = text
+            result.compile_seconds = seconds / len(names)
+            results.append(result)
+        return results
