@@ -381,6 +381,7 @@ class Trace:
     keepalive: list[Any] = field(default_factory=list)
     compiled: Any = None  # the backend's CompiledTrace, once compiled
     loop_name: str = ""
+    header_snapshot: Any = None  # loops: the interpreter state at the label
 
     def guards(self) -> list[Op]:
         return [op for op in self.ops if op.is_guard()]

@@ -389,7 +389,7 @@ class Runtime:
                         _collect(tv, out)
             return out
 
-        resolve = optimize(trace, snapshot_values)
+        resolve = optimize(trace, snapshot_values, trace.header_snapshot)
         for op in trace.ops:
             if op.is_guard() and op.snapshot is not None:
                 rd, fail_args = build_resume(code, op.snapshot, resolve)

@@ -550,6 +550,16 @@ class Tracer:
         label = Op("label", inputargs)
         ops = [label] + self.ops + [Op("jump", jump_args)]
         trace = Trace(list(inputargs), ops, keepalive=self.keepalive)
+        header_locals = {s.index: TValue(s.kind, s.arg, None) for s in self.signature
+                         if s.where == "local" and s.kind != K_REF}
+        header_stack = []
+        for s in self.signature:
+            if s.where == "stack":
+                tv = TValue(K_REF, s.arg, None)
+                tv.frame_slot = s.index
+                header_stack.append(tv)
+        trace.header_snapshot = Snapshot(self.start, header_locals, header_stack,
+                                         self.frame_depth)
         return TraceResult(trace, "loop", self.code, self.start, self.signature,
                            self.assumptions, frame_depth=self.frame_depth)
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tracejit.ir import Trace, Value
-from tracejit.opt import cse, dce, fold
+from tracejit.opt import cse, dce, fold, licm
 
 Resolver = Callable[[Value], Value]
 
 
-def optimize(trace: Trace, snapshot_values: Callable[[], list[Value]]) -> Resolver:
+def optimize(trace: Trace, snapshot_values: Callable[[], list[Value]],
+             header_snapshot: object = None) -> Resolver:
     """Run all passes; return the resolver mapping old values to new ones.
 
     ``snapshot_values`` lists the values guard snapshots refer to, so that dead
@@ -30,5 +31,6 @@ def optimize(trace: Trace, snapshot_values: Callable[[], list[Value]]) -> Resolv
 
     fold.run(trace, replaced, resolve)
     cse.run(trace, replaced, resolve)
+    licm.run(trace, header_snapshot)
     dce.run(trace, [resolve(v) for v in snapshot_values()])
     return resolve
