@@ -407,6 +407,193 @@ def int_floor_of_float(n):
     return t
 
 
+def negative_index_reads(a):
+    t = 0
+    for i in range(1, len(a) + 1):
+        t += a[-i] * i
+    return t
+
+
+def negative_step(n):
+    t = 0
+    for i in range(n, -n, -3):
+        t += i
+    return t
+
+
+def enumerate_start(a):
+    t = 0
+    for i, x in enumerate(a, 10):
+        t += i - x
+    return t
+
+
+def swap_elements(a):
+    n = len(a)
+    for i in range(n // 2):
+        a[i], a[n - 1 - i] = a[n - 1 - i], a[i]
+    return a
+
+
+def augmented_elements(a):
+    for i in range(len(a)):
+        a[i] += i * 0.25
+    return a
+
+
+def while_len(a):
+    i = 0
+    t = 0.0
+    while i < len(a):
+        t += a[i]
+        i += 2
+    return t, i
+
+
+def nested_while(n):
+    i = 0
+    t = 0
+    while i < n:
+        j = 0
+        while j < i:
+            t += j
+            j += 1
+        i += 1
+    return t
+
+
+def chained_compare(n):
+    c = 0
+    for i in range(n):
+        if 10 < i <= 200 or i == 7:
+            c += 1
+    return c
+
+
+def not_and_is_none(a):
+    c = 0
+    for x in a:
+        if x is None:
+            c += 100
+        elif not x:
+            c += 1
+    return c
+
+
+def near_2_53(n):
+    big = 2**53
+    c = 0
+    for i in range(n):
+        if big + i == float(big + i):
+            c += 1
+    return c
+
+
+def mixed_compare(n):
+    c = 0
+    for i in range(n):
+        if i * 0.5 < i - 3:
+            c += 1
+    return c
+
+
+def variable_shifts(n):
+    t = 0
+    for i in range(n):
+        t += (i << (i % 13)) + (-i >> (i % 5))
+    return t
+
+
+def bool_ops(n):
+    t = 0
+    for i in range(n):
+        a = i % 2 == 0
+        b = i % 3 == 0
+        if (a & b) | (a ^ b):
+            t += 1
+    return t
+
+
+def early_return_varying(n, k):
+    for i in range(n):
+        if i * i > k:
+            return i
+    return -1
+
+
+def sum_squares_to_overflow(n):
+    t = 0
+    for i in range(n):
+        t += i * i * i * i
+    return t
+
+
+def write_2d(n):
+    m = [[0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(n):
+            m[i][j] = i * n + j
+    return m
+
+
+def callee_with_loop(k):
+    t = 0
+    for i in range(k):
+        t += i
+    return t
+
+
+def loop_calling_loop(n):
+    t = 0
+    for i in range(n):
+        t += callee_with_loop(i % 10)
+    return t
+
+
+def default_args(x, scale=3, offset=-1):
+    return x * scale + offset
+
+
+def calls_with_defaults(n):
+    t = 0
+    for i in range(n):
+        t += default_args(i) + default_args(i, 2) + default_args(i, offset=5)
+    return t
+
+
+def float_to_int_big(a):
+    t = 0
+    for x in a:
+        t += int(x)
+    return t
+
+
+def large_loop(n):
+    t = 0.0
+    for i in range(n):
+        t += (i % 17) * 0.125
+    return t
+
+
+def int_list_gets_none(a):
+    t = 0
+    for i in range(len(a)):
+        if a[i] is not None:
+            t += a[i]
+    return t
+
+
+def for_else_nested(n):
+    found = []
+    for i in range(2, n):
+        for j in range(2, i):
+            if i % j == 0:
+                break
+        else:
+            found.append(i)
+    return found
+
+
 def grid(n):
     return [[float(i * j % 7) for j in range(n)] for i in range(n)]
 
@@ -463,4 +650,27 @@ PROGRAMS = [
     ("unsupported_closure", unsupported_closure, lambda: (300,), False),
     ("print_in_loop", print_in_loop, lambda: (300,), False),
     ("int_floor_of_float", int_floor_of_float, lambda: (500,), True),
+    ("negative_index_reads", negative_index_reads, lambda: (list(range(300)),), True),
+    ("negative_step", negative_step, lambda: (900,), True),
+    ("enumerate_start", enumerate_start, lambda: ([3, 1, 4, 1, 5] * 60,), True),
+    ("swap_elements", swap_elements, lambda: (list(range(301)),), True),
+    ("augmented_elements", augmented_elements, lambda: ([1.0] * 300,), True),
+    ("while_len", while_len, lambda: ([0.5] * 601,), True),
+    ("nested_while", nested_while, lambda: (80,), True),
+    ("chained_compare", chained_compare, lambda: (500,), True),
+    ("not_and_is_none", not_and_is_none, lambda: ([0, 1, 2] * 100 + [None, 0],), False),
+    ("near_2_53", near_2_53, lambda: (300,), True),
+    ("mixed_compare", mixed_compare, lambda: (500,), True),
+    ("variable_shifts", variable_shifts, lambda: (500,), True),
+    ("bool_ops", bool_ops, lambda: (500,), True),
+    ("early_return_5", early_return_varying, lambda: (1000, 25), False),
+    ("early_return_500", early_return_varying, lambda: (1000, 250000), True),
+    ("sum_squares_to_overflow", sum_squares_to_overflow, lambda: (60000,), True),
+    ("write_2d", write_2d, lambda: (30,), True),
+    ("loop_calling_loop", loop_calling_loop, lambda: (300,), False),
+    ("calls_with_defaults", calls_with_defaults, lambda: (400,), True),
+    ("float_to_int_big", float_to_int_big, lambda: ([1.5] * 200 + [1e300],), True),
+    ("large_loop", large_loop, lambda: (100_000,), True),
+    ("int_list_gets_none", int_list_gets_none, lambda: ([1] * 200 + [None] + [2] * 50,), True),
+    ("for_else_nested", for_else_nested, lambda: (300,), True),
 ]
