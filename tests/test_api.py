@@ -13,7 +13,8 @@ def _run_with(tmp_path, monkeypatch, func, *args):
     log = tmp_path / "trace.log"
     monkeypatch.setenv("TRACEJIT_LOG", str(log))
     tracejit.reset()
-    tracejit.set_param(backend="reference", threshold=3, bridge_threshold=3)
+    tracejit.set_param(backend="reference", threshold=3, bridge_threshold=3,
+                       background_compile=0)
     tracejit.enable()
     try:
         result = func(*args)
@@ -39,7 +40,8 @@ def test_log_records_abort_reasons(tmp_path, monkeypatch):
 
 def test_stats_count_guard_failures_per_loop():
     tracejit.reset()
-    tracejit.set_param(backend="reference", threshold=3, bridge_threshold=1000)
+    tracejit.set_param(backend="reference", threshold=3, bridge_threshold=1000,
+                       background_compile=0)
     tracejit.enable()
     try:
         programs.sum_items([1] * 200 + [2.5] + [3] * 100)

@@ -37,7 +37,8 @@ def test_benchmark_result_is_unchanged(name, run, backend):
         pytest.skip(f"{backend} not usable here")
     expected = run()
     tracejit.reset()
-    tracejit.set_param(backend=backend, threshold=5, bridge_threshold=3)
+    tracejit.set_param(backend=backend, threshold=5, bridge_threshold=3,
+                       background_compile=0)
     tracejit.enable()
     try:
         got = run()

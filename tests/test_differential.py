@@ -60,7 +60,8 @@ def run(func, args):
 
 def run_jit(func, args, backend):
     tracejit.reset()
-    tracejit.set_param(backend=backend, threshold=3, bridge_threshold=3)
+    tracejit.set_param(backend=backend, threshold=3, bridge_threshold=3,
+                       background_compile=0)
     tracejit.enable()
     try:
         return run(func, args)
@@ -106,7 +107,7 @@ def test_guards_really_fail(name, backend):
 
 def test_enable_twice_and_jit_decorator(backend):
     tracejit.reset()
-    tracejit.set_param(backend=backend, threshold=3)
+    tracejit.set_param(backend=backend, threshold=3, background_compile=0)
     jitted = tracejit.jit(programs.store_squares)
     try:
         assert jitted(200) == programs.store_squares(200)
@@ -124,3 +125,29 @@ def test_bad_parameters_are_clear_errors():
         tracejit.set_param(threshold=0)
     with pytest.raises(TypeError):
         tracejit.jit(42)
+
+
+BACKGROUND = ["matmul", "spectral", "int_to_float_switch_late", "nested3", "while_branches",
+              "sum_ints_then_float", "list_of_lists_update", "for_else_nested"]
+
+
+@pytest.mark.parametrize("name", BACKGROUND)
+def test_background_compilation(name):
+    """With compilation on the helper thread, code is installed whenever it is
+    ready (possibly mid-run): results must not depend on that timing."""
+    if "llvm" not in tracejit.available_backends():
+        pytest.skip("llvm backend not usable here")
+    entry = next(p for p in programs.PROGRAMS if p[0] == name)
+    expected = run(entry[1], entry[2]())
+    tracejit.reset()
+    tracejit.set_param(backend="llvm", threshold=3, bridge_threshold=3, background_compile=1)
+    tracejit.enable()
+    try:
+        for _ in range(3):
+            assert run(entry[1], entry[2]()) == expected
+            tracejit.wait_for_compiler()
+        assert run(entry[1], entry[2]()) == expected
+    finally:
+        tracejit.disable()
+        tracejit.set_param(background_compile=0)
+    assert tracejit.stats()["loops_compiled"] >= 1

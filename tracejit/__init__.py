@@ -25,7 +25,7 @@ from tracejit.params import stats as _stats
 from tracejit.registry import available_backends, backend_names, describe
 
 __all__ = ["enable", "disable", "jit", "set_param", "get_param", "stats", "reset",
-           "available_backends", "backend_names", "describe_backends"]
+           "available_backends", "backend_names", "describe_backends", "wait_for_compiler"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,6 +74,10 @@ def set_param(**kwargs: Any) -> None:
         if name == "backend":
             if not isinstance(value, str) or value not in backend_names():
                 raise ValueError(f"unknown backend {value!r}; installed: {backend_names()}")
+        elif name == "background_compile":
+            if value not in (0, 1, True, False):
+                raise ValueError(f"background_compile must be 0 or 1, not {value!r}")
+            value = int(value)
         elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"parameter {name} must be a positive int, not {value!r}")
         params[name] = value
@@ -103,7 +107,10 @@ def reset() -> None:
     from tracejit import runtime as rt
     from tracejit.params import Stats
 
+    rt.runtime.drain()
+    worker = rt.runtime._worker
     rt.runtime.__init__()
+    rt.runtime._worker = worker
     hooks._counts.clear()
     fresh = Stats()
     for k, v in vars(fresh).items():
@@ -112,6 +119,13 @@ def reset() -> None:
         import sys
 
         sys.monitoring.restart_events()
+
+
+def wait_for_compiler() -> None:
+    """Block until background compilations have finished (useful in tests)."""
+    from tracejit.runtime import runtime
+
+    runtime.drain()
 
 
 def describe_backends() -> list[tuple[str, bool, str]]:

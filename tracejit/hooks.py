@@ -54,6 +54,9 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
             return None
         if info.blacklisted:
             return None if info.versions else DISABLE
+        if info.pending:  # being compiled in the background: look again soon
+            _counts[key] = _threshold[0] - 32
+            return None
         if not info.versions or info.entry_misses >= _threshold[0]:
             info.entry_misses = 0
             if len(info.versions) < params["max_versions"]:

@@ -15,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "max_versions": 4,  # compiled variants (type combinations) per loop
     "max_aborts": 4,  # aborted traces of one loop before it is blacklisted
     "inline_depth": 8,  # nested inlined calls (bounds recursion)
+    "background_compile": 0,  # 1: compile machine code on a helper thread
 }
 
 params: dict[str, Any] = dict(DEFAULTS)

@@ -8,6 +8,7 @@ whose loop is hot (see :mod:`tracejit.hooks`).
 from __future__ import annotations
 
 import ctypes
+import sys
 import time
 import types
 from dataclasses import dataclass, field
@@ -63,9 +64,9 @@ class LoopVersion:
     trace: Trace
     signature: list[InSlot]
     closure: list[GlobalAssumption]  # assumptions checked when entering it
-    entry: Any = None  # compiled entry trace (frame -> typed inputs)
     name: str = ""
     code: Any = None
+    entry_trace: Any = None  # frame -> typed inputs -> jump into the loop
     slow_exits: int = 0
 
 
@@ -80,6 +81,7 @@ class LoopInfo:
     blacklisted: bool = False
     entry_misses: int = 0
     retry_soon: bool = False
+    pending: bool = False  # a version is being compiled in the background
 
     @property
     def name(self) -> str:
@@ -109,6 +111,9 @@ class Runtime:
         self._backend_name = ""
         self._trace_counter = 0
         self.keepalive: list[Any] = []
+        self._worker: Any = None
+        self._jobs = 0
+        self._switch = 0.005
 
     # -- resources -----------------------------------------------------------
 
@@ -155,7 +160,7 @@ class Runtime:
         try:
             fp = id(frame)
             for version in info.versions:
-                rc = version.entry.run(fp, buf)
+                rc = version.entry_trace.compiled.run(fp, buf)
                 if rc == ENTRY_FAIL:
                     continue
                 stats.entries += 1
@@ -218,14 +223,26 @@ class Runtime:
             return
         stats.trace_time += time.perf_counter() - t0
         try:
-            version = self.compile_header_trace(info, result)
-        except TraceAbort as e:
-            self._abort(info, e.reason)
+            version, traces = self.prepare_header_trace(info, result)
         except Exception as e:
-            self._abort(info, f"compile error: {type(e).__name__}: {e}")
+            reason = e.reason if isinstance(e, TraceAbort) else \
+                f"compile error: {type(e).__name__}: {e}"
+            self._abort(info, reason)
         else:
-            info.versions.append(version)
-            info.aborts = 0
+            info.pending = True
+
+            def install() -> None:
+                info.versions.append(version)
+                info.aborts = 0
+                stats.loops_compiled += 1
+
+            def failed(e: BaseException) -> None:
+                self._abort(info, f"compile error: {type(e).__name__}: {e}")
+
+            def finally_() -> None:
+                info.pending = False
+
+            self.compile_async(traces, install, failed, finally_)
         self._write_tracer_state(frame, tracer)
 
     def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
@@ -268,28 +285,38 @@ class Runtime:
             release(owned)
             return
         stats.trace_time += time.perf_counter() - t0
+        def failed(e: BaseException) -> None:
+            reason = e.reason if isinstance(e, TraceAbort) else f"compile error: {e!r}"
+            stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
+            log(f"bridge compile failed: {reason}")
+            ex.descr.bridge = None
+
         try:
             closure = list(result.assumptions)
             if result.target is not None:
                 closure += result.target.closure
             self._prepend_checks(result.trace, closure, initial)
-            self.compile_trace(result.trace, ex.code, f"bridge{ex.descr.number}",
+            self.prepare_trace(result.trace, ex.code, f"bridge{ex.descr.number}",
                                ex.loop_name)
         except Exception as e:
-            reason = e.reason if isinstance(e, TraceAbort) else f"compile error: {e!r}"
-            stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
-            log(f"bridge compile failed: {reason}")
+            failed(e)
         else:
-            ex.descr.bridge = result.trace
-            ctypes.c_int64.from_address(ex.descr.slot_address).value = \
-                result.trace.compiled.address
-            stats.bridges_compiled += 1
+            ex.descr.bridge = result.trace  # also marks "being compiled"
+
+            def install() -> None:
+                ctypes.c_int64.from_address(ex.descr.slot_address).value = \
+                    result.trace.compiled.address
+                stats.bridges_compiled += 1
+
+            self.compile_async([result.trace], install, failed, None)
         self._write_tracer_state(frame, tracer)
         release(owned)
 
     # -- compiling -----------------------------------------------------------
 
-    def compile_header_trace(self, info: LoopInfo, result: TraceResult) -> LoopVersion:
+    def prepare_header_trace(self, info: LoopInfo, result: TraceResult
+                             ) -> tuple[LoopVersion, list[Trace]]:
+        """Optimize a loop (or header) trace and build its entry trace."""
         closure = list(result.assumptions)
         if result.target is not None:
             closure += result.target.closure
@@ -300,10 +327,59 @@ class Runtime:
         version = LoopVersion(trace, result.signature, closure, name=name, code=info.code)
         entry = self.make_entry(version)
         self.prepare_trace(entry, info.code, name + "_entry", info.name)
-        self.backend_compile([trace, entry])
-        version.entry = entry.compiled
-        stats.loops_compiled += 1
-        return version
+        version.entry_trace = entry
+        return version, [trace, entry]
+
+    def compile_async(self, traces: list[Trace], install: Any, failed: Any,
+                      finally_: Any) -> None:
+        """Compile on the background thread when the backend makes machine code
+        (LLVM releases the GIL, so CPython keeps running the program meanwhile);
+        ``install`` runs once the code exists.  Interpreting backends and
+        ``set_param(background_compile=0)`` compile right here."""
+        def job() -> None:
+            try:
+                self.backend_compile(traces)
+            except Exception as e:  # reported as an abort, never raised
+                failed(e)
+            else:
+                install()
+            finally:
+                if finally_ is not None:
+                    finally_()
+
+        backend = self.backend()
+        if params["background_compile"] and getattr(backend, "releases_gil", False):
+            self._jobs += 1
+            if self._jobs == 1:
+                # the compiler thread needs the GIL back after every LLVM call:
+                # hand it over more often while it works
+                self._switch = sys.getswitchinterval()
+                sys.setswitchinterval(0.0002)
+
+            def background() -> None:
+                try:
+                    job()
+                finally:
+                    self._jobs -= 1
+                    if self._jobs == 0:
+                        sys.setswitchinterval(self._switch)
+
+            self.worker().submit(background)
+        else:
+            job()
+
+    def worker(self) -> Any:
+        if self._worker is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._worker = ThreadPoolExecutor(max_workers=1,
+                                              thread_name_prefix="tracejit-compile")
+        return self._worker
+
+    def drain(self) -> None:
+        """Wait until every background compilation has finished."""
+        if self._worker is not None:
+            self._worker.submit(lambda: None).result()
 
     def make_entry(self, version: LoopVersion) -> Trace:
         """A trace that reads the frame, checks types and assumptions, and
@@ -368,11 +444,6 @@ class Runtime:
 
         self._assumption_ops(closure, ops, guard)
         trace.ops[:0] = ops
-
-    def compile_trace(self, trace: Trace, code: types.CodeType, name: str, loop_name: str
-                      ) -> None:
-        self.prepare_trace(trace, code, name, loop_name)
-        self.backend_compile([trace])
 
     def prepare_trace(self, trace: Trace, code: types.CodeType, name: str, loop_name: str
                       ) -> None:

@@ -595,6 +595,7 @@ class Backend:
     """Compiles traces with LLVM."""
 
     name = "llvm"
+    releases_gil = True  # llvmlite calls release the GIL: compile in the background
 
     def __init__(self) -> None:
         self._count = 0
