@@ -91,10 +91,25 @@ def install(everything: bool) -> None:
         raise RuntimeError(f"sys.monitoring tool id {TOOL} is already used by {current!r}")
     if current is None:
         _mon.use_tool_id(TOOL, "tracejit")
+    _warm_up_backend()
     _mon.register_callback(TOOL, _mon.events.JUMP, _on_jump)
     _mon.set_events(TOOL, _mon.events.JUMP)
     _mon.restart_events()
     _state["active"] = True
+
+
+def _warm_up_backend() -> None:
+    """Let the backend initialize itself on a helper thread while the program
+    starts (LLVM's set-up takes ~20 ms and releases the GIL)."""
+    try:
+        backend = runtime.backend()
+    except Exception:
+        return
+    warm = getattr(backend, "warm_up", None)
+    if warm is not None:
+        import threading
+
+        threading.Thread(target=warm, name="tracejit-warm-up", daemon=True).start()
 
 
 def uninstall() -> None:

@@ -10,6 +10,7 @@ to the guard's slot or returns the exit number.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -40,8 +41,15 @@ class _Machine:
     tm: Any = None
     engine: Any = None
 
+    lock = threading.Lock()
+
     @classmethod
     def get(cls) -> Any:
+        with cls.lock:
+            return cls._get()
+
+    @classmethod
+    def _get(cls) -> Any:
         if cls.tm is None:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
@@ -608,6 +616,11 @@ class Backend:
             _Machine.get()
         except Exception as e:
             raise BackendUnavailable(f"LLVM native target unavailable: {e}") from e
+
+    def warm_up(self) -> None:
+        """Create LLVM's target machine and engine ahead of the first compile
+        (called on a helper thread by ``tracejit.enable``; LLVM releases the GIL)."""
+        _Machine.get()
 
     def compile(self, trace: Trace) -> MachineCodeTrace:
         return self.compile_many([trace])[0]
