@@ -82,6 +82,9 @@ class _Gen:
         self.fn = self.siblings.get(id(trace)) or lir.Function(self.module, self.fnty, name=name)
         self.frame, self.buf = self.fn.args
         self.vals: dict[int, Any] = {}
+        self._leave: Any = None
+        self._leave_number: Any = None
+        self._leave_slot: Any = None
         self._intrinsics: dict[str, Any] = {}
         self._tbaa_root = self.module.add_metadata([lir.MetaDataString(self.module, "tracejit")])
         self._tbaa: dict[str, Any] = {}
@@ -189,9 +192,18 @@ class _Gen:
         return blk
 
     def leave(self, number: int, slot_address: int) -> None:
+        """Branch to the function's one shared leaving block, which reads the
+        exit's bridge slot and either tail-calls the bridge or returns the exit
+        number (one copy of that code instead of one per guard)."""
         b = self.b
-        if slot_address:
-            target = self.load(self.i64(slot_address), 0, self.i64, "slot")
+        if self._leave is None:
+            saved = b.block
+            self._leave = self.fn.append_basic_block("leave")
+            b.position_at_end(self._leave)
+            self._leave_number = b.phi(self.i64)
+            self._leave_slot = b.phi(self.i64)
+            target = b.load(b.inttoptr(self._leave_slot, self.ptr), typ=self.i64)
+            target.set_metadata("tbaa", self.tbaa("slot"))
             has = b.icmp_unsigned("!=", target, self.i64(0))
             tail_blk = self.fn.append_basic_block()
             ret_blk = self.fn.append_basic_block()
@@ -201,7 +213,14 @@ class _Gen:
             r = b.call(_FnPtr(fp, self.fnty), [self.frame, self.buf], tail="musttail")
             b.ret(r)
             b.position_at_end(ret_blk)
-        b.ret(self.i64(number))
+            b.ret(self._leave_number)
+            b.position_at_end(saved)
+        if not slot_address:
+            b.ret(self.i64(number))
+            return
+        self._leave_number.add_incoming(self.i64(number), b.block)
+        self._leave_slot.add_incoming(self.i64(slot_address), b.block)
+        b.branch(self._leave)
 
     def guard(self, op: Any, ok: Any) -> None:
         cont = self.fn.append_basic_block()
