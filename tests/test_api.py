@@ -68,3 +68,42 @@ def test_unknown_backend_in_environment_is_reported(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert "clear error" in out and "nope" in out
+
+
+def spin(n):
+    i = 0
+    while i < n:
+        i += 1
+    return i
+
+
+def test_signals_interrupt_compiled_loops():
+    """A compiled loop pauses for CPython regularly: a signal handler's
+    exception surfaces in the loop as it would without the JIT."""
+    import signal
+
+    if "llvm" not in tracejit.available_backends():
+        import pytest
+
+        pytest.skip("llvm backend not usable here")
+
+    def on_alarm(signum, frame):
+        raise TimeoutError("alarm")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    tracejit.reset()
+    tracejit.set_param(backend="llvm", threshold=3, background_compile=0)
+    tracejit.enable()
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        spin(10**13)  # hours in CPython; the alarm must stop it
+    except TimeoutError as e:
+        assert str(e) == "alarm"
+        assert e.__traceback__.tb_next.tb_frame.f_code is spin.__code__
+    else:
+        raise AssertionError("the loop ran to its end")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        tracejit.disable()
+    assert tracejit.stats()["loops_compiled"] >= 1

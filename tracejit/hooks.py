@@ -67,9 +67,12 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
         elif not info.versions:
             # not compiled (aborted): count again from a lower start (back-off)
             _counts[key] = _threshold[0] - info.threshold
-    except Exception as e:  # never let a JIT bug escape into the program
+    except BaseException as e:  # never let a JIT bug escape into the program
         from tracejit.params import log
+        from tracejit.runtime import is_user_exception
 
+        if is_user_exception(e):
+            raise  # e.g. KeyboardInterrupt from a signal handler: the program's own
         log(f"internal error in the JIT hook: {e!r}; loop {info.name} blacklisted")
         info.blacklisted = True
         info.versions.clear()

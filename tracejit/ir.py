@@ -330,6 +330,7 @@ class ExitDescr:
     fail_types: str = ""
     failures: int = 0
     bridge: Any = None
+    periodic: bool = False  # the loop's regular pause for CPython: never bridged
 
     def __repr__(self) -> str:
         return f"<exit {self.number}>"

@@ -8,6 +8,7 @@ whose loop is hot (see :mod:`tracejit.hooks`).
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import time
 import types
@@ -36,6 +37,7 @@ from tracejit.params import log, log_enabled, params, stats
 from tracejit.registry import get_backend
 from tracejit.resume import ResumeData, build_resume, read_buffer, rebuild, release, write_back
 from tracejit.tracer import (
+    PAUSE_COUNTER,
     K_BOOL,
     K_FLOAT,
     K_INT,
@@ -163,11 +165,17 @@ class Runtime:
                 rc = version.entry_trace.compiled.run(fp, buf)
                 if rc == ENTRY_FAIL:
                     continue
+                # until the frame is written back, an exception raised by a
+                # signal handler in the code below must finish that first
+                self.unfinished_exit = (frame, rc, buf)
                 stats.entries += 1
                 if stats.first_entry is None:
                     stats.first_entry = time.perf_counter()
                 self.handle_exit(frame, rc, buf)
                 return True
+        except BaseException:
+            self.finish_interrupted_exit()
+            raise
         finally:
             self._depth -= 1
         info.entry_misses += 1
@@ -179,6 +187,10 @@ class Runtime:
         ex = self.exits[number]
         assert ex is not None
         d = ex.descr
+        if d.periodic:  # a pause for CPython's pending work, not a failure
+            PAUSE_COUNTER.reset()
+            self.resume_frame(frame, ex.resume, read_buffer(buf, d.fail_types))
+            return
         d.failures += 1
         stats.guard_failures += 1
         stats.failures_per_loop[ex.loop_name] = stats.failures_per_loop.get(ex.loop_name, 0) + 1
@@ -188,9 +200,30 @@ class Runtime:
             ex.bridge_attempts += 1
             self.trace_bridge(frame, ex, values)
             return
-        locs, stack, owned = rebuild(ex.resume, values)
-        write_back(frame, ex.resume.offset, locs, stack, ex.resume.frame_depth)
+        self.resume_frame(frame, ex.resume, values)
+
+    def resume_frame(self, frame: types.FrameType, rd: ResumeData, values: list[Any]) -> None:
+        """Deoptimize: put the exit's state into the frame and point it at the
+        exit's bytecode."""
+        locs, stack, owned = rebuild(rd, values)
+        write_back(frame, rd.offset, locs, stack, rd.frame_depth)
+        self.unfinished_exit = None
         release(owned)
+
+    unfinished_exit: tuple | None = None
+
+    def finish_interrupted_exit(self) -> None:
+        """An exception (from a signal handler, typically KeyboardInterrupt)
+        interrupted the Python side of an exit: write the frame now, so the
+        exception meets the same state as in the interpreter."""
+        pending = self.unfinished_exit
+        self.unfinished_exit = None
+        if pending is None:
+            return
+        frame, number, buf = pending
+        ex = self.exits[number]
+        if ex is not None:
+            self.resume_frame(frame, ex.resume, read_buffer(buf, ex.descr.fail_types))
 
     # -- tracing -------------------------------------------------------------
 
@@ -216,10 +249,12 @@ class Runtime:
                 self._abort(info, e.reason)
             self._write_tracer_state(frame, tracer)
             return
-        except Exception as e:  # a tracer bug must not break the program
+        except BaseException as e:  # a tracer bug must not break the program
             stats.trace_time += time.perf_counter() - t0
-            self._abort(info, f"internal error: {type(e).__name__}: {e}")
             self._write_tracer_state(frame, tracer)
+            if is_user_exception(e):
+                raise
+            self._abort(info, f"internal error: {type(e).__name__}: {e}")
             return
         stats.trace_time += time.perf_counter() - t0
         try:
@@ -272,12 +307,17 @@ class Runtime:
         tracer = Tracer(frame, ex.code, rd.offset, "bridge", params["trace_limit"],
                         self.find_targets, params["inline_depth"])
         tracer.start_bridge(tv_locals, tv_stack, rd.frame_depth, inputargs)
+        self.unfinished_exit = None  # from here on the tracer owns the frame's state
         initial = tracer.snapshot()
         t0 = time.perf_counter()
         try:
             result = tracer.run()
-        except Exception as e:
+        except BaseException as e:
             stats.trace_time += time.perf_counter() - t0
+            if is_user_exception(e):
+                self._write_tracer_state(frame, tracer)
+                release(owned)
+                raise
             reason = e.reason if isinstance(e, TraceAbort) else f"internal error: {e!r}"
             stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
             log(f"bridge abort at {ex.loop_name} exit {ex.descr.number}: {reason}")
@@ -497,6 +537,30 @@ class Runtime:
                 log(f"trace {trace.name} ({trace.loop_name}) after optimization "
                     f"({len(trace.ops)} ops; batch of {len(traces)} compiled in "
                     f"{dt * 1000:.2f} ms by {backend.name}):\n{dump(trace)}")
+
+
+_OWN_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (cp, ))
+
+
+def is_user_exception(e: BaseException) -> bool:
+    """True for exceptions the program raised into the JIT's own code (a
+    signal handler's KeyboardInterrupt...), False for JIT bugs.  The first
+    must reach the program; the second only abort a trace."""
+    if not isinstance(e, Exception):
+        return True  # KeyboardInterrupt, SystemExit
+    tb = e.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    own = _OWN_DIRS + tuple(
+        os.path.dirname(m.__file__) + os.sep for name, m in list(sys.modules.items())
+        if name.startswith("tracejit_") and getattr(m, "__file__", None))
+    return not filename.startswith(own + (_STDLIB,))
+
+
+_STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
 def helpers_long_layout() -> Any:

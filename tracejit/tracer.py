@@ -46,6 +46,23 @@ from tracejit.ir import (
 )
 
 
+class _PauseCounter:
+    """The int64 cell compiled loops count down (see _emit_periodic_pause)."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        self.cell = ctypes.c_int64(PAUSE_EVERY)
+        self.address = ctypes.addressof(self.cell)
+
+    def reset(self) -> None:
+        self.cell.value = PAUSE_EVERY
+
+
+PAUSE_EVERY = 1 << 20
+PAUSE_COUNTER = _PauseCounter()
+
+
 class TraceAbort(Exception):
     """Tracing stops; CPython carries on from the instruction being traced."""
 
@@ -545,6 +562,7 @@ class Tracer:
             if tv.kind == K_TUPLE:
                 raise TraceAbort("virtual tuple carried around the loop")
             jump_args.append(tv.box)
+        self._emit_periodic_pause()
         self._complete_snapshots()
         inputargs = [s.arg for s in self.signature]
         label = Op("label", inputargs)
@@ -562,6 +580,18 @@ class Tracer:
                                          self.frame_depth)
         return TraceResult(trace, "loop", self.code, self.start, self.signature,
                            self.assumptions, frame_depth=self.frame_depth)
+
+    def _emit_periodic_pause(self) -> None:
+        """Every PAUSE_EVERY iterations (counted across all loops) compiled code
+        returns to CPython at the loop header, so that signal handlers
+        (Ctrl-C), thread switches and other pending work run as they would in
+        the interpreter; the next back-jump enters the loop again."""
+        cell = const_int(PAUSE_COUNTER.address)
+        left = self.emit("raw_load_i", [cell], 0)
+        left = self.emit("int_sub", [left, const_int(1)])
+        self.emit("raw_store_i", [cell, left], 0)
+        guard = self.emit("guard_true", [self.emit("int_gt", [left, const_int(0)])])
+        guard.exit.periodic = True
 
     def _complete_snapshots(self) -> None:
         """Unboxed inputs live in registers, not in the frame: every exit must
