@@ -37,13 +37,13 @@ from tracejit.params import log, log_enabled, params, stats
 from tracejit.registry import get_backend
 from tracejit.resume import ResumeData, build_resume, read_buffer, rebuild, release, write_back
 from tracejit.tracer import (
-    PAUSE_COUNTER,
     K_BOOL,
     K_FLOAT,
     K_INT,
     K_REF,
     K_TUPLE,
     NULL_T,
+    PAUSE_COUNTER,
     GlobalAssumption,
     InSlot,
     Snapshot,
