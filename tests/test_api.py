@@ -107,3 +107,34 @@ def test_signals_interrupt_compiled_loops():
         signal.signal(signal.SIGALRM, old)
         tracejit.disable()
     assert tracejit.stats()["loops_compiled"] >= 1
+
+
+def half_unsupported(n):
+    d = {}
+    t = 0
+    for i in range(n):
+        if i % 2 and i > 100:
+            d[i % 7] = i  # a dict store: no bridge can be traced here
+        t += i
+    return t, len(d)
+
+
+def test_loop_that_exits_every_iteration_is_given_up():
+    """A guard failing nearly every iteration with no possible bridge must make
+    the JIT back off to CPython instead of paying an exit per iteration."""
+    import pytest
+
+    if "llvm" not in tracejit.available_backends():
+        pytest.skip("needs machine code: the criterion is time spent in it")
+    tracejit.reset()
+    tracejit.set_param(backend="llvm", threshold=3, bridge_threshold=3,
+                       background_compile=0)
+    tracejit.enable()
+    try:
+        result = half_unsupported(20000)
+    finally:
+        tracejit.disable()
+    assert result == half_unsupported(20000)
+    st = tracejit.stats()
+    assert st["aborts"].get("too little work per entry into compiled code") == 1
+    assert st["guard_failures"] < 1000  # not one per iteration (10000)

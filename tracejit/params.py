@@ -35,6 +35,7 @@ class Stats:
     compile_times: list[float] = field(default_factory=list)
     failures_per_loop: dict[str, int] = field(default_factory=dict)
     first_entry: float | None = None  # time.perf_counter() of the first entry
+    compiled_time: float = 0.0  # seconds spent inside machine code
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class Stats:
             "guard_failures_per_loop": dict(self.failures_per_loop),
             "backend": params["backend"],
             "first_entry": self.first_entry,
+            "compiled_time": self.compiled_time,
         }
 
 

@@ -56,6 +56,8 @@ from tracejit.tracer import (
 
 ENTRY_FAIL = 0
 LOOP_ENDED = "loop ended while tracing it"
+# below this many seconds in machine code per entry, entering costs more than it saves
+MIN_WORK_PER_ENTRY = 2e-6
 _MISSING_ADDR = 0
 
 
@@ -84,6 +86,8 @@ class LoopInfo:
     entry_misses: int = 0
     retry_soon: bool = False
     pending: bool = False  # a version is being compiled in the background
+    entries: int = 0
+    compiled_time: float = 0.0
 
     @property
     def name(self) -> str:
@@ -162,9 +166,11 @@ class Runtime:
         try:
             fp = id(frame)
             for version in info.versions:
+                t0 = time.perf_counter()
                 rc = version.entry_trace.compiled.run(fp, buf)
                 if rc == ENTRY_FAIL:
                     continue
+                spent = time.perf_counter() - t0
                 # until the frame is written back, an exception raised by a
                 # signal handler in the code below must finish that first
                 self.unfinished_exit = (frame, rc, buf)
@@ -172,6 +178,12 @@ class Runtime:
                 if stats.first_entry is None:
                     stats.first_entry = time.perf_counter()
                 self.handle_exit(frame, rc, buf)
+                info.entries += 1
+                info.compiled_time += spent
+                stats.compiled_time += spent
+                if info.entries % 64 == 0 and \
+                        info.compiled_time < info.entries * MIN_WORK_PER_ENTRY:
+                    self.give_up(info)
                 return True
         except BaseException:
             self.finish_interrupted_exit()
@@ -279,6 +291,19 @@ class Runtime:
 
             self.compile_async(traces, install, failed, finally_)
         self._write_tracer_state(frame, tracer)
+
+    def give_up(self, info: LoopInfo) -> None:
+        """The loop leaves its machine code so soon after entering it that the
+        entries and exits cost more than they save (typically a guard that
+        fails nearly every iteration and cannot grow a bridge): run it in
+        CPython from now on."""
+        info.versions.clear()
+        info.blacklisted = True
+        stats.blacklisted += 1
+        reason = "too little work per entry into compiled code"
+        stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
+        log(f"giving up {info.name}: {info.entries} entries, "
+            f"{info.compiled_time * 1e6 / max(1, info.entries):.2f} us in compiled code each")
 
     def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
         if not tracer.started:
