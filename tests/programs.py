@@ -594,6 +594,42 @@ def for_else_nested(n):
     return found
 
 
+def keyword_builtin_in_loop(pools):
+    from itertools import product
+
+    total = 0
+    for pool in pools:
+        for size in range(3):
+            for combo in product(pool, repeat=size):
+                total += len(combo) + sum(combo)
+    return total
+
+
+_LONG_BODY = "\n".join(f"        t += (i * {k}) % 7" for k in range(150))
+_SOURCE = f"""
+def long_loop_body(seq):
+    t = 0
+    for i in seq:
+{_LONG_BODY}
+    return t
+"""
+_ns: dict = {}
+exec(compile(_SOURCE, "<long_loop_body>", "exec"), _ns)
+long_loop_body = _ns["long_loop_body"]
+
+
+class Seq:
+    """Iterated through the old __getitem__ protocol (an "iterator" object)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __getitem__(self, i):
+        if i >= self.n:
+            raise IndexError(i)
+        return i
+
+
 def grid(n):
     return [[float(i * j % 7) for j in range(n)] for i in range(n)]
 
@@ -673,4 +709,11 @@ PROGRAMS = [
     ("large_loop", large_loop, lambda: (100_000,), True),
     ("int_list_gets_none", int_list_gets_none, lambda: ([1] * 200 + [None] + [2] * 50,), True),
     ("for_else_nested", for_else_nested, lambda: (300,), True),
+    # regressions found by running CPython's own test suite under the JIT:
+    # an abort right before a 3.12 KW_NAMES+CALL pair lost the keyword names
+    ("keyword_builtin_in_loop", keyword_builtin_in_loop,
+     lambda: ([(1, 2, 3), (4, 5), (6, 7, 8, 9)] * 5,), False),
+    # resuming at a loop header that starts with EXTENDED_ARG skipped the prefix
+    ("extended_arg_loop_header", long_loop_body, lambda: (Seq(40),), False),
+    ("extended_arg_loop_header_range", long_loop_body, lambda: (range(40),), True),
 ]

@@ -27,6 +27,8 @@ def canon(value):
         return (t.__name__, [canon(v) for v in value])
     if t is dict:
         return ("dict", sorted((canon(k), canon(v)) for k, v in value.items()))
+    if t.__repr__ is object.__repr__:
+        return (t.__name__, "<object>")  # the default repr shows an address
     return (t.__name__, repr(value))
 
 

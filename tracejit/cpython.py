@@ -160,7 +160,18 @@ _INSTR_CACHE: dict[int, tuple[types.CodeType, list[dis.Instruction]]] = {}
 def instructions(code: types.CodeType) -> list[dis.Instruction]:
     hit = _INSTR_CACHE.get(id(code))
     if hit is None or hit[0] is not code:
-        ins = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
+        # an EXTENDED_ARG prefix belongs to the instruction it extends: that
+        # instruction starts at the prefix's offset (jumps and resuming go there)
+        ins = []
+        start = None
+        for i in dis.get_instructions(code):
+            if i.opname == "CACHE":
+                continue
+            if i.opname == "EXTENDED_ARG":
+                start = i.offset if start is None else start
+                continue
+            ins.append(i if start is None else i._replace(offset=start))
+            start = None
         hit = (code, ins)
         _INSTR_CACHE[id(code)] = hit
     return hit[1]

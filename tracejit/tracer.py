@@ -174,6 +174,7 @@ class InlineFrame:
     stack: list
     pc: int
     func: Any
+    return_to: int = 0  # offset in the caller after the CALL
 
 
 @dataclass(eq=False)
@@ -756,13 +757,10 @@ class Tracer:
         for v in frame.stack:
             self.drop(v)
         if not self.inline:
-            offset, _, _ = self.call_snapshot
             self.call_snapshot = None
-            self.pc = self._next_offset(self.code, self._call_pc)
-            self.push(tv)
-            return self.pc
+            self.pc = frame.return_to
         self.push(tv)
-        return self._next_offset(self.inline[-1].code, self.inline[-1].pc)
+        return frame.return_to
 
     def op_POP_TOP(self, ins: Any) -> None:
         self.drop(self.pop())
@@ -1405,9 +1403,18 @@ class Tracer:
 
     _kwnames: tuple = ()
 
-    def op_KW_NAMES(self, ins: Any) -> None:
+    def op_KW_NAMES(self, ins: Any) -> Any:
+        # 3.12: KW_NAMES leaves the names in a C variable of the eval loop that
+        # the next CALL consumes, so the pair is one instruction for us: every
+        # guard and abort inside the call resumes CPython at the KW_NAMES
+        code = self.inline[-1].code if self.inline else self.code
         self._kwnames = ins.argval if isinstance(ins.argval, tuple) else \
-            (self.inline[-1].code if self.inline else self.code).co_consts[ins.arg]
+            code.co_consts[ins.arg]
+        call = self._instr(code, self._next_offset(code, ins.offset))
+        if call.opname != "CALL":
+            raise TraceAbort("KW_NAMES not followed by CALL")
+        nxt = self.op_CALL(call)
+        return self._next_offset(code, call.offset) if nxt is None else nxt
 
     def op_CALL_KW(self, ins: Any) -> Any:
         names = self.pop()
@@ -1440,7 +1447,9 @@ class Tracer:
         kw_args = dict(zip(kwnames, args[len(args) - nkw:]))
         f = func.py
         if isinstance(f, types.FunctionType):
-            return self._inline_call(f, pos_args, kw_args, n)
+            code = self.inline[-1].code if self.inline else self.code
+            return self._inline_call(f, pos_args, kw_args, n,
+                                     self._next_offset(code, ins.offset))
         res = self.call_builtin(f, pos_args, kw_args)
         del st[len(st) - n - 2:]
         self.push(res)
@@ -1545,7 +1554,7 @@ class Tracer:
         return TValue(K_FLOAT, r, py)
 
     def _inline_call(self, f: types.FunctionType, args: list[TValue], kw: dict,
-                     n: int) -> int:
+                     n: int, return_to: int) -> int:
         code = f.__code__
         if len(self.inline) >= self.inline_depth:
             raise TraceAbort("inlining too deep (recursion)")
@@ -1583,7 +1592,6 @@ class Tracer:
                 raise TraceAbort("owned reference passed to an inlined call")
         if not self.inline:
             pc = self.pc
-            self._call_pc = pc
             loc = {i: v for i, v in enumerate(self.locals)
                    if v is not _LAZY and i in self.written and v.kind != K_REF}
             self.call_snapshot = (pc, loc, list(self.stack))
@@ -1592,7 +1600,7 @@ class Tracer:
             st = self.inline[-1].stack
         del st[len(st) - n - 2:]
         self.keepalive.append(f)
-        self.inline.append(InlineFrame(code, bound, [], 0, f))
+        self.inline.append(InlineFrame(code, bound, [], 0, f, return_to))
         return 0
 
     # everything else aborts through the missing handler
