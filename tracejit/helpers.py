@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tracejit.backend import c_function, c_symbol
-from tracejit.ir import FLOAT, INT, REF, VOID, CallDescr, float_bits
+from tracejit.ir import FLOAT, INT, REF, VOID, CallDescr
 
 _py_object = ctypes.py_object
 
@@ -134,7 +134,3 @@ MATH_FUNCTIONS = {
     "tanh", "fabs", "log10", "log2", "expm1", "log1p", "atan2", "asinh", "acosh", "atanh",
 }
 MATH_TO_INT = {"floor", "ceil", "trunc"}
-
-
-def float_bits_of(x: float) -> int:
-    return float_bits(x)

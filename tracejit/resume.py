@@ -156,6 +156,3 @@ def write_back(frame: types.FrameType, offset: int, locs: dict[int, Any], stack:
     set_frame_depth(frame, frame_depth)
     cp.write_frame(frame, offset, locs, stack)
 
-
-__all__ = ["ResumeData", "build_resume", "read_buffer", "rebuild", "release", "write_back",
-           "K_REF"]

@@ -19,9 +19,6 @@ from tracejit import cpython as cp
 from tracejit import helpers
 from tracejit.backend import Backend, BackendUnavailable
 from tracejit.ir import (
-    FLOAT,
-    INT,
-    REF,
     Const,
     ExitDescr,
     InputArg,
@@ -37,6 +34,7 @@ from tracejit.params import log, log_enabled, params, stats
 from tracejit.registry import get_backend
 from tracejit.resume import ResumeData, build_resume, read_buffer, rebuild, release, write_back
 from tracejit.tracer import (
+    ABSENT,
     K_BOOL,
     K_FLOAT,
     K_INT,
@@ -52,13 +50,13 @@ from tracejit.tracer import (
     TraceResult,
     TValue,
     const_tvalue,
+    long_layout,
 )
 
 ENTRY_FAIL = 0
 LOOP_ENDED = "loop ended while tracing it"
 # below this many seconds in machine code per entry, entering costs more than it saves
 MIN_WORK_PER_ENTRY = 2e-6
-_MISSING_ADDR = 0
 
 
 @dataclass(eq=False)
@@ -470,7 +468,7 @@ class Runtime:
             guard("guard_nonnull", [r])
             guard("guard_class", [r, const_int(id(slot.pytype))])
             if slot.kind == K_INT:
-                u = Op("unbox_int", [r], helpers_long_layout())
+                u = Op("unbox_int", [r], long_layout())
                 u.exit = fail
                 u.fail_args = []
                 ops.append(u)
@@ -494,7 +492,7 @@ class Runtime:
         for a in closure:
             v = Op("call_i", [const_ref(a.namespace), const_ref(a.key)], helpers.dict_lookup())
             ops.append(v)
-            expected = 0 if a.value is _absent() else id(a.value)
+            expected = 0 if a.value is ABSENT else id(a.value)
             guard("guard_value_i", [v, const_int(expected)])
 
     def _prepend_checks(self, trace: Trace, closure: list[GlobalAssumption],
@@ -588,18 +586,6 @@ def is_user_exception(e: BaseException) -> bool:
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
-def helpers_long_layout() -> Any:
-    from tracejit.tracer import _long_layout
-
-    return _long_layout()
-
-
-def _absent() -> Any:
-    from tracejit.tracer import _MISSING
-
-    return _MISSING
-
-
 def _collect(tv: TValue, out: list[Value]) -> None:
     if tv.items is not None:
         for i in tv.items:
@@ -628,5 +614,3 @@ def _tvalue(slot: tuple, obj: Any, inputargs: list[InputArg]) -> TValue:
 
 
 runtime = Runtime()
-
-_unused = (FLOAT, INT, REF, K_REF)

@@ -63,6 +63,9 @@ PAUSE_EVERY = 1 << 20
 PAUSE_COUNTER = _PauseCounter()
 
 
+ABSENT = object()  # a global name that is not bound (assumed to stay unbound)
+
+
 class TraceAbort(Exception):
     """Tracing stops; CPython carries on from the instruction being traced."""
 
@@ -195,7 +198,7 @@ class TraceResult:
 # ---------------------------------------------------------------------------
 
 
-def _long_layout() -> LongLayout:
+def long_layout() -> LongLayout:
     return LongLayout(cp.LONG_TAG, cp.LONG_DIGITS, cp.LONG_NON_SIZE_BITS,
                       helpers.c_symbol("PyLong_AsLongAndOverflow"))
 
@@ -265,7 +268,7 @@ class Tracer:
         self.guards: list[Op] = []
         self._frame_ptr: Op | None = None
         self._iframe: Op | None = None
-        self.long_layout = _long_layout()
+        self.long_layout = long_layout()
         self.result_target: Any = None
 
     # -- set-up --------------------------------------------------------------
@@ -664,16 +667,9 @@ class Tracer:
         self.sync_frame_for(keep)
         self.sync_stack(len(self.stack))
         stack_args = [tv.box for tv in self.stack]
-        full = []
-        si = 0
-        li = 0
-        for slot in sig:
-            if slot.where == "stack":
-                full.append(stack_args[slot.index])
-                si += 1
-            else:
-                full.append(args[li])
-                li += 1
+        local_args = iter(args)
+        full = [stack_args[slot.index] if slot.where == "stack" else next(local_args)
+                for slot in sig]
         self.ops.append(Op("jump", full, descr=target.trace))
         if self.mode == "loop":
             self._complete_snapshots()
@@ -789,9 +785,9 @@ class Tracer:
         ident = (id(namespace), key)
         if ident in self._assumed:
             return self._assumed[ident].value
-        value = namespace.get(key, _MISSING)
-        if value is _MISSING:
-            return _MISSING
+        value = namespace.get(key, ABSENT)
+        if value is ABSENT:
+            return ABSENT
         a = GlobalAssumption(namespace, key, value)
         self._assumed[ident] = a
         self.assumptions.append(a)
@@ -801,7 +797,7 @@ class Tracer:
         name = self._global_name(ins)
         g = self._func_globals()
         value = self.assume(g, name)
-        if value is _MISSING:
+        if value is ABSENT:
             builtins = self.frame.f_builtins if not self.inline else g.get("__builtins__")
             if isinstance(builtins, types.ModuleType):
                 builtins = builtins.__dict__
@@ -809,7 +805,7 @@ class Tracer:
                 raise TraceAbort("no builtins")
             self.assume_absent(g, name)
             value = self.assume(builtins, name)
-            if value is _MISSING:
+            if value is ABSENT:
                 raise TraceAbort(f"global {name!r} not found")
         tv = const_tvalue(value)
         self.keepalive.append(value)
@@ -822,7 +818,7 @@ class Tracer:
     def assume_absent(self, namespace: dict, key: str) -> None:
         ident = (id(namespace), key)
         if ident not in self._assumed:
-            a = GlobalAssumption(namespace, key, _MISSING)
+            a = GlobalAssumption(namespace, key, ABSENT)
             self._assumed[ident] = a
             self.assumptions.append(a)
 
@@ -838,7 +834,7 @@ class Tracer:
                 type(owner.py) is not types.ModuleType:
             raise TraceAbort("attribute access (only module attributes are traced)")
         value = self.assume(owner.py.__dict__, name)
-        if value is _MISSING:
+        if value is ABSENT:
             raise TraceAbort("missing module attribute")
         self.keepalive.append(value)
         tv = const_tvalue(value)
@@ -856,9 +852,7 @@ class Tracer:
     # -- arithmetic ----------------------------------------------------------
 
     def op_BINARY_OP(self, ins: Any) -> None:
-        sym = BINARY_OPS.get(ins.arg % 13 if ins.arg >= 13 else ins.arg)
-        if ins.arg >= 13:
-            sym = BINARY_OPS.get(ins.arg - 13)
+        sym = BINARY_OPS.get(ins.arg - 13 if ins.arg >= 13 else ins.arg)  # 13+: in-place
         if sym is None:
             raise TraceAbort(f"binary operator {ins.arg}")
         b = self.peek(1)
@@ -1051,8 +1045,7 @@ class Tracer:
             if a.py is None:
                 return TValue(K_BOOL, const_int(0), False)
             if type(a.py) in (list, tuple):
-                n = self.fold("getfield_i", a.box) if False else \
-                    self.emit("getfield_i", [a.box], cp.VAR_SIZE)
+                n = self.emit("getfield_i", [a.box], cp.VAR_SIZE)
                 return TValue(K_BOOL, self.emit("int_ne", [n, const_int(0)]), bool(a.py))
         raise TraceAbort(f"truth value of {type(a.py).__name__}")
 
@@ -1123,8 +1116,6 @@ class Tracer:
         taken = bool(b.py) == jump_if
         self.guard_true(b.box, bool(b.py))
         self.pop()
-        if self.inline:
-            pass
         return ins.argval if taken else None
 
     def op_POP_JUMP_IF_FALSE(self, ins: Any) -> int | None:
@@ -1134,11 +1125,8 @@ class Tracer:
         return self._cond_jump(ins, True)
 
     def op_POP_JUMP_IF_NONE(self, ins: Any) -> int | None:
-        tv = self.peek()
-        if tv.kind == K_REF and not isinstance(tv.box, Const) and tv.py is not None:
-            # a reference whose class is guarded is not None
-            pass
-        self.pop()
+        # every traced value has a guarded class, so None-ness is known
+        tv = self.pop()
         return ins.argval if tv.py is None else None
 
     def op_POP_JUMP_IF_NOT_NONE(self, ins: Any) -> int | None:
@@ -1155,8 +1143,6 @@ class Tracer:
                                                   cp.RANGE_ITER_TYPE):
             raise TraceAbort("iteration over an unsupported object")
         obj = tv.py
-        if getattr(tv, "items", None) and isinstance(tv.items, list) and type(obj) is range:
-            pass
         if type(obj) is range:
             it = iter(obj)
             if type(it) is not cp.RANGE_ITER_TYPE:
@@ -1212,7 +1198,6 @@ class Tracer:
         seq = self.emit("getfield_r", [tv.box], cp.SEQITER_SEQ)
         concrete_seq = _seq_of(it)
         if concrete_seq is None:
-            self.emit("guard_value_r", [seq, CONST_NULL]) if False else None
             raise TraceAbort("exhausted iterator")
         self.emit("guard_nonnull", [seq])
         idx = self.emit("getfield_i", [tv.box], cp.SEQITER_INDEX)
@@ -1385,7 +1370,6 @@ class Tracer:
         if value.kind == K_TUPLE:
             raise TraceAbort("storing a virtual tuple")
         if value.kind == K_BOOL and not isinstance(value.box, Const):
-            boxed = self.emit("call_r", [value.box], helpers.box_int()) if False else None
             raise TraceAbort("storing a computed bool into a list")
         boxed, owned = self.box(value)
         seq.py[idx.py] = value.py
@@ -1606,7 +1590,6 @@ class Tracer:
     # everything else aborts through the missing handler
 
 
-_MISSING = object()
 
 _CO_REFUSED_FLAGS = 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200
 _NOT_INLINABLE = {"STORE_SUBSCR", "STORE_GLOBAL", "STORE_ATTR", "JUMP_BACKWARD",
