@@ -630,6 +630,43 @@ class Seq:
         return i
 
 
+def step(x):
+    if x > 150:
+        return x - 1
+    return x + 2
+
+
+def branch_in_callee(n):
+    t = 0
+    for i in range(n):
+        t += step(i)
+    return t
+
+
+def square(x):
+    return x * x
+
+
+def overflow_in_callee(n):
+    t = 0
+    x = 1
+    for _ in range(n):
+        x = x * 2 + 1
+        t = square(x) % 1000003
+    return t, x
+
+
+def halve(x, y=2):
+    return x / y
+
+
+def type_switch_in_callee(a):
+    t = 0.0
+    for x in a:
+        t += halve(x)
+    return t
+
+
 def grid(n):
     return [[float(i * j % 7) for j in range(n)] for i in range(n)]
 
@@ -709,6 +746,11 @@ PROGRAMS = [
     ("large_loop", large_loop, lambda: (100_000,), True),
     ("int_list_gets_none", int_list_gets_none, lambda: ([1] * 200 + [None] + [2] * 50,), True),
     ("for_else_nested", for_else_nested, lambda: (300,), True),
+    # guards failing inside inlined calls resume CPython before the call
+    ("branch_in_callee", branch_in_callee, lambda: (300,), True),
+    ("overflow_in_callee", overflow_in_callee, lambda: (80,), True),
+    ("type_switch_in_callee", type_switch_in_callee,
+     lambda: ([4] * 200 + [2.5, 2**60, True] + [6] * 50,), True),
     # regressions found by running CPython's own test suite under the JIT:
     # an abort right before a 3.12 KW_NAMES+CALL pair lost the keyword names
     ("keyword_builtin_in_loop", keyword_builtin_in_loop,
