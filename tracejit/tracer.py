@@ -270,6 +270,7 @@ class Tracer:
         self._iframe: Op | None = None
         self.long_layout = long_layout()
         self.result_target: Any = None
+        self.passed_headers: set[int] = set()
 
     # -- set-up --------------------------------------------------------------
 
@@ -498,12 +499,14 @@ class Tracer:
             if self.mode == "loop":
                 # an inner loop that is not compiled: keep tracing through it
                 self.headers = self.headers - {self.pc}
-                return self.run_continue()
+                return self.run()
+            if self.pc not in self.passed_headers:
+                # a bridge passes once through a loop without code of its own
+                # (e.g. the middle loop of three), hoping to reach compiled code
+                self.passed_headers.add(self.pc)
+                return self.run()
             return self._finish("loop header without compiled code")
         return self._jump_to(target)
-
-    def run_continue(self) -> TraceResult:
-        return self.run()
 
     def _pick_target(self, versions: list) -> Any:
         """The first compiled version whose input types match the current state."""
