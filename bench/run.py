@@ -1,6 +1,7 @@
 """Benchmark runner: plain CPython against tracejit, side by side.
 
-    python bench/run.py [--quick] [--runs N] [--backends llvm,reference] [--only a,b]
+    python bench/run.py [--quick] [--runs N] [--size full|quick] [--backends llvm,reference]
+                        [--only a,b]
 
 Every measurement is a fresh child process; plain and JIT runs alternate so
 that machine noise hits both alike.  Reported: median wall time of the
@@ -101,8 +102,9 @@ def main() -> int:
     if args.child:
         child(args.child, args.mode, args.backend, args.size)
         return 0
-    size = "quick" if args.quick else "full"
-    runs = args.runs or (3 if args.quick else 5)
+    # --quick: the full workloads, fewer runs (under a minute); --size quick: small ones
+    size = args.size
+    runs = args.runs or (2 if args.quick else 5)
     names = [n for n in BENCHMARKS if not args.only or n in args.only.split(",")]
     backends = args.backends.split(",")
     modes = [("plain", "-")] + [("jit", b) for b in backends]
