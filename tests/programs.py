@@ -667,6 +667,26 @@ def type_switch_in_callee(a):
     return t
 
 
+def comprehensions(n):
+    squares = [i * i for i in range(n)]
+    halves = [x * 0.5 for x in squares]
+    rows = [[i + j for j in range(8)] for i in range(n // 8)]
+    return sum(halves), squares[-3:], rows[-1]
+
+
+def comprehension_type_switch(a):
+    return [x * 2 for x in a]
+
+
+def identity_kept(a):
+    pairs = [(0, x) for x in a]
+    out = [p[1] for p in pairs]
+    copy = [0.0] * len(a)
+    for i in range(len(a)):
+        copy[i] = a[i]
+    return sum(1 for i in range(len(a)) if out[i] is a[i] and copy[i] is a[i])
+
+
 def grid(n):
     return [[float(i * j % 7) for j in range(n)] for i in range(n)]
 
@@ -746,6 +766,12 @@ PROGRAMS = [
     ("large_loop", large_loop, lambda: (100_000,), True),
     ("int_list_gets_none", int_list_gets_none, lambda: ([1] * 200 + [None] + [2] * 50,), True),
     ("for_else_nested", for_else_nested, lambda: (300,), True),
+    ("comprehensions", comprehensions, lambda: (400,), True),
+    ("comprehension_type_switch", comprehension_type_switch,
+     lambda: ([1] * 100 + [2.5, None] + [3] * 10,), True),
+    # a float taken out of a container and stored again is the same object
+    # (found by CPython's test_sort, which checks identity after sorting)
+    ("identity_kept", identity_kept, lambda: ([float(i) * 1.5 for i in range(300)],), True),
     # guards failing inside inlined calls resume CPython before the call
     ("branch_in_callee", branch_in_callee, lambda: (300,), True),
     ("overflow_in_callee", overflow_in_callee, lambda: (80,), True),

@@ -71,6 +71,17 @@ _MISSING = object()
 
 
 @functools.cache
+def list_append() -> CallDescr:
+    """``PyList_Append(list, item)``: the list takes its own reference."""
+
+    def impl(lst: int, item: int) -> int:
+        obj_at(lst).append(obj_at(item))
+        return 0
+
+    return _capi("PyList_Append", REF + REF, INT, impl)
+
+
+@functools.cache
 def xdecref() -> CallDescr:
     """``Py_DecRef``: like ``decref`` but accepts NULL."""
 

@@ -19,6 +19,7 @@ from tracejit import cpython as cp
 from tracejit import helpers
 from tracejit.backend import Backend, BackendUnavailable
 from tracejit.ir import (
+    CONST_NULL,
     Const,
     ExitDescr,
     InputArg,
@@ -38,6 +39,7 @@ from tracejit.tracer import (
     K_BOOL,
     K_FLOAT,
     K_INT,
+    K_NULL,
     K_REF,
     K_TUPLE,
     NULL_T,
@@ -465,6 +467,11 @@ class Runtime:
             pos = slot.index if slot.where == "local" else nlocals + slot.index
             r = Op("raw_load_r", [ifr], cp.IFRAME_LOCALSPLUS + 8 * pos)
             ops.append(r)
+            if slot.kind == K_NULL:
+                is_null = Op("ptr_eq", [r, CONST_NULL])
+                ops.append(is_null)
+                guard("guard_true", [is_null])
+                continue
             guard("guard_nonnull", [r])
             guard("guard_class", [r, const_int(id(slot.pytype))])
             if slot.kind == K_INT:

@@ -88,7 +88,7 @@ class TValue:
     ``frame_slot`` is the frame stack slot that already holds this object.
     """
 
-    __slots__ = ("kind", "box", "py", "items", "owned", "frame_slot")
+    __slots__ = ("kind", "box", "py", "items", "owned", "frame_slot", "ref")
 
     def __init__(self, kind: str, box: Value | None, py: Any, items: list | None = None,
                  owned: bool = False) -> None:
@@ -98,6 +98,7 @@ class TValue:
         self.items = items
         self.owned = owned
         self.frame_slot = -1
+        self.ref: Value | None = None  # the (borrowed) object it was unboxed from
 
     def __repr__(self) -> str:
         return f"TValue({self.kind}, {self.py!r:.30})"
@@ -282,7 +283,12 @@ class Tracer:
         self.frame_depth = len(stack)
         for k, obj in enumerate(stack):
             if obj is cp.NULL:
-                raise TraceAbort("NULL on the stack at a loop header")
+                # e.g. the saved loop variable of a 3.12 inlined comprehension
+                self.signature.append(InSlot("stack", k, K_NULL, type(None), None))
+                tv = TValue(K_NULL, CONST_NULL, cp.NULL)
+                tv.frame_slot = k
+                self.stack.append(tv)
+                continue
             arg = InputArg(REF)
             slot = InSlot("stack", k, K_REF, type(obj), arg)
             self.signature.append(slot)
@@ -305,12 +311,26 @@ class Tracer:
 
     def emit(self, name: str, args: list[Value] | tuple = (), descr: Any = None) -> Op:
         op = Op(name, args, descr)
+        if name == "decref" or (name.startswith("call_") and descr.releases):
+            self._forget_refs()
         if op.is_guard():
             op.snapshot = self.snapshot()
             op.exit = ExitDescr()
             self.guards.append(op)
         self.ops.append(op)
         return op
+
+    def _forget_refs(self) -> None:
+        """Objects may be freed from here on: unboxed values no longer know
+        the object they came from (they will be boxed anew if stored)."""
+        frames = [(self.locals, self.stack)] + [(f.locals, f.stack) for f in self.inline]
+        todo = [tv for loc, stack in frames for tv in list(loc) + list(stack)]
+        while todo:
+            tv = todo.pop()
+            if isinstance(tv, TValue):
+                tv.ref = None
+                if tv.items:
+                    todo.extend(tv.items)
 
     def guard_true(self, cond: Value, expected: bool = True) -> None:
         if isinstance(cond, Const):
@@ -347,17 +367,25 @@ class Tracer:
         if k == K_INT:
             if not fits_int64(obj):
                 raise TraceAbort("int beyond 64 bits")
-            return TValue(K_INT, self.emit("unbox_int", [r], self.long_layout), obj)
-        if k == K_FLOAT:
-            return TValue(K_FLOAT, self.emit("getfield_f", [r], cp.FLOAT_VALUE), obj)
-        if k == K_BOOL:
-            return TValue(K_BOOL, self.emit("ptr_eq", [r, const_ref(True)]), obj)
+            tv = TValue(K_INT, self.emit("unbox_int", [r], self.long_layout), obj)
+        elif k == K_FLOAT:
+            tv = TValue(K_FLOAT, self.emit("getfield_f", [r], cp.FLOAT_VALUE), obj)
+        elif k == K_BOOL:
+            tv = TValue(K_BOOL, self.emit("ptr_eq", [r, const_ref(True)]), obj)
+        else:
+            tv = None
+        if tv is not None:
+            # storing the value again stores this very object (identity kept)
+            tv.ref = r
+            return tv
         if obj is None:
             return TValue(K_REF, const_ref(None), None)
         return TValue(K_REF, r, obj)
 
     def box(self, tv: TValue) -> tuple[Value, bool]:
         """An object reference for ``tv``; returns (value, owned)."""
+        if tv.ref is not None:
+            return tv.ref, False
         if tv.kind == K_INT:
             if isinstance(tv.box, Const):
                 self.keepalive.append(tv.py)
@@ -522,7 +550,10 @@ class Tracer:
         for slot in signature:
             if slot.where == "stack":
                 tv = self.stack[slot.index]
-                if tv.kind != K_REF or tv.box is None or type(tv.py) is not slot.pytype:
+                if slot.kind == K_NULL:
+                    if tv.kind != K_NULL:
+                        return False
+                elif tv.kind != K_REF or tv.box is None or type(tv.py) is not slot.pytype:
                     return False
                 continue
             tv = self.locals[slot.index]
@@ -538,7 +569,8 @@ class Tracer:
         if len(self.stack) != self.frame_depth:
             raise TraceAbort("stack depth changed around the loop")
         for k, tv in enumerate(self.stack):
-            if tv.box is not self.signature[k].arg:
+            slot = self.signature[k]
+            if (tv.kind != K_NULL) if slot.kind == K_NULL else (tv.box is not slot.arg):
                 raise TraceAbort("stack contents changed around the loop")
         # written locals that were never read still need a loop-carried slot
         for idx in sorted(self.written):
@@ -557,7 +589,8 @@ class Tracer:
         jump_args: list[Value] = []
         for slot in self.signature:
             if slot.where == "stack":
-                jump_args.append(slot.arg)
+                if slot.kind != K_NULL:
+                    jump_args.append(slot.arg)
                 continue
             tv = self.locals[slot.index]
             if tv is _LAZY:
@@ -571,7 +604,7 @@ class Tracer:
             jump_args.append(tv.box)
         self._emit_periodic_pause()
         self._complete_snapshots()
-        inputargs = [s.arg for s in self.signature]
+        inputargs = signature_args(self.signature)
         label = Op("label", inputargs)
         ops = [label] + self.ops + [Op("jump", jump_args)]
         trace = Trace(list(inputargs), ops, keepalive=self.keepalive)
@@ -580,7 +613,8 @@ class Tracer:
         header_stack = []
         for s in self.signature:
             if s.where == "stack":
-                tv = TValue(K_REF, s.arg, None)
+                tv = TValue(K_NULL, CONST_NULL, cp.NULL) if s.kind == K_NULL else \
+                    TValue(K_REF, s.arg, None)
                 tv.frame_slot = s.index
                 header_stack.append(tv)
         trace.header_snapshot = Snapshot(self.start, header_locals, header_stack,
@@ -637,7 +671,11 @@ class Tracer:
                 tv = self.stack[k]
                 if tv.frame_slot == k:
                     continue
-                boxed, owned = self.box(tv)
+                if tv.kind == K_NULL:
+                    boxed, owned = CONST_NULL, True  # nothing to incref
+                    tv = self.stack[k] = TValue(K_NULL, CONST_NULL, cp.NULL)
+                else:
+                    boxed, owned = self.box(tv)
                 off = self.stack_offset(k)
                 if k < self.frame_depth:
                     old = self.emit("raw_load_r", [fp], off)
@@ -672,11 +710,11 @@ class Tracer:
         stack_args = [tv.box for tv in self.stack]
         local_args = iter(args)
         full = [stack_args[slot.index] if slot.where == "stack" else next(local_args)
-                for slot in sig]
+                for slot in sig if slot.kind != K_NULL]
         self.ops.append(Op("jump", full, descr=target.trace))
         if self.mode == "loop":
             self._complete_snapshots()
-        inputargs = self.inputargs if self.mode == "bridge" else [s.arg for s in self.signature]
+        inputargs = self.inputargs if self.mode == "bridge" else signature_args(self.signature)
         trace = Trace(list(inputargs), self.ops, keepalive=self.keepalive)
         res = TraceResult(trace, "header" if self.mode == "loop" else "bridge", self.code,
                           self.start, self.signature, self.assumptions, target=target,
@@ -1386,6 +1424,22 @@ class Tracer:
         self.pop()
         self.drop(seq)
 
+    def op_LIST_APPEND(self, ins: Any) -> None:
+        value = self.peek(1)
+        lst = self.peek(ins.arg + 1)
+        if lst.kind != K_REF or type(lst.py) is not list or self.inline:
+            raise TraceAbort("LIST_APPEND to a non-list")
+        if value.kind in (K_TUPLE, K_NULL) or value.box is None:
+            raise TraceAbort("appending a virtual object")
+        if value.kind == K_BOOL and not isinstance(value.box, Const):
+            raise TraceAbort("appending a computed bool")
+        boxed, owned = self.box(value)
+        self.emit("call_i", [lst.box, boxed], helpers.list_append())
+        if owned:
+            self.emit("decref", [boxed])
+        lst.py.append(value.py)
+        self.pop()
+
     # -- calls ---------------------------------------------------------------
 
     _kwnames: tuple = ()
@@ -1653,6 +1707,11 @@ def concrete(tv: TValue) -> Any:
     if tv.kind == K_REF and tv.items is not None and type(tv.py) is range:
         return tv.py
     return tv.py
+
+
+def signature_args(signature: list[InSlot]) -> list[InputArg]:
+    """The trace inputs of a signature (NULL stack slots carry no value)."""
+    return [s.arg for s in signature if s.kind != K_NULL]
 
 
 def _seq_of(it: Any) -> Any:
