@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# Set up (if needed), lint, and run the whole test suite on Python 3.12 and 3.13.
-# Extra arguments go to pytest.
+# Set up (if needed), then lint and run the test suite under Python 3.12 and
+# 3.13.  Arguments go to pytest (e.g. -k differential, -x).  Exits nonzero if
+# ruff or pytest fails on either Python, and also when pytest collected no
+# test at all (its exit code 5): a run that tested nothing is not a pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PYTHONFAULTHANDLER=1
-status=0
-.venv-3.12/bin/ruff check . || status=1
+failed=()
 for short in 3.12 3.13; do
-  echo "=== tests on Python $short ==="
+  py=.venv-$short/bin/python
+  echo "=== Python $short: ruff ==="
+  "$py" -m ruff check . || failed+=("ruff on $short")
+  echo "=== Python $short: pytest ==="
   rc=0
-  ".venv-$short/bin/python" -m pytest -q -p no:cacheprovider "$@" || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "pytest on $short exited with $rc" >&2
-    status=1
-  fi
+  "$py" -m pytest -q -p no:cacheprovider "$@" || rc=$?
+  case $rc in
+    0) ;;
+    5) failed+=("pytest on $short collected no tests (exit 5)") ;;
+    *) failed+=("pytest on $short (exit $rc)") ;;
+  esac
 done
-exit $status
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "all checks passed on 3.12 and 3.13"
