@@ -687,6 +687,13 @@ def identity_kept(a):
     return sum(1 for i in range(len(a)) if out[i] is a[i] and copy[i] is a[i])
 
 
+def nested_comprehensions(n):
+    j = "kept"  # the inner comprehension saves and restores this local
+    rows = [[float(i * k) / 7.0 for k in range(n)] for i in range(n)]
+    cols = [[rows[k][i] for k in range(n)] for i in range(n)]
+    return rows[-1][-3:], cols[2][:3], j
+
+
 def grid(n):
     return [[float(i * j % 7) for j in range(n)] for i in range(n)]
 
@@ -767,6 +774,7 @@ PROGRAMS = [
     ("int_list_gets_none", int_list_gets_none, lambda: ([1] * 200 + [None] + [2] * 50,), True),
     ("for_else_nested", for_else_nested, lambda: (300,), True),
     ("comprehensions", comprehensions, lambda: (400,), True),
+    ("nested_comprehensions", nested_comprehensions, lambda: (40,), True),
     ("comprehension_type_switch", comprehension_type_switch,
      lambda: ([1] * 100 + [2.5, None] + [3] * 10,), True),
     # a float taken out of a container and stored again is the same object

@@ -71,6 +71,12 @@ _MISSING = object()
 
 
 @functools.cache
+def new_list() -> CallDescr:
+    """``PyList_New(n)`` (the tracer only asks for empty lists)."""
+    return _capi("PyList_New", INT, REF, lambda n: new_ref([None] * n if n else []))
+
+
+@functools.cache
 def list_append() -> CallDescr:
     """``PyList_Append(list, item)``: the list takes its own reference."""
 

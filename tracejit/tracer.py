@@ -403,15 +403,22 @@ class Tracer:
 
     # -- locals --------------------------------------------------------------
 
-    def read_local(self, idx: int) -> TValue:
+    def read_local(self, idx: int, allow_null: bool = False) -> TValue:
         if self.inline:
             v = self.inline[-1].locals[idx]
             if v is None:
                 raise TraceAbort("unbound local in inlined function")
             return v
         v = self.locals[idx]
+        if v is not _LAZY and v.kind == K_NULL and not allow_null:
+            raise TraceAbort("unbound local")
         if v is _LAZY:
             obj = cp.read_local(self.frame, idx)
+            if obj is cp.NULL and allow_null and self.mode == "bridge":
+                r = self.emit("raw_load_r", [self.frame_ptr()], self.local_offset(idx))
+                self.guard_true(self.emit("ptr_eq", [r, CONST_NULL]))
+                v = self.locals[idx] = TValue(K_NULL, CONST_NULL, cp.NULL)
+                return v
             if obj is cp.NULL:
                 raise TraceAbort("unbound local")
             if self.mode == "loop":
@@ -652,7 +659,12 @@ class Tracer:
             tv = self.locals[idx]
             if idx in keep_locals or tv is _LAZY or tv.kind == K_REF:
                 continue
-            boxed, owned = self.box(tv) if tv.kind != K_TUPLE else self._materialize(tv)
+            if tv.kind == K_NULL:
+                boxed, owned = CONST_NULL, True
+            elif tv.kind == K_TUPLE:
+                boxed, owned = self._materialize(tv)
+            else:
+                boxed, owned = self.box(tv)
             fp = self.frame_ptr()
             off = self.local_offset(idx)
             old = self.emit("raw_load_r", [fp], off)
@@ -763,6 +775,19 @@ class Tracer:
     def op_LOAD_FAST_LOAD_FAST(self, ins: Any) -> None:
         self.push(self.read_local(ins.arg >> 4))
         self.push(self.read_local(ins.arg & 15))
+
+    def op_LOAD_FAST_AND_CLEAR(self, ins: Any) -> None:
+        # 3.12/3.13 inlined comprehensions save the loop variable this way
+        if self.inline:
+            raise TraceAbort("comprehension inside an inlined function")
+        self.push(self.read_local(ins.arg, allow_null=True))
+        self.write_local(ins.arg, TValue(K_NULL, CONST_NULL, cp.NULL))
+
+    def op_BUILD_LIST(self, ins: Any) -> None:
+        if ins.arg != 0:
+            raise TraceAbort("list display with items")
+        r = self.emit("call_r", [const_int(0)], helpers.new_list())
+        self.push(TValue(K_REF, r, [], owned=True))
 
     def op_STORE_FAST(self, ins: Any) -> None:
         self.write_local(ins.arg, self.pop())
