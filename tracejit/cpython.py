@@ -81,9 +81,18 @@ def code_unit_base(frame: types.FrameType) -> int:
     return id(frame.f_code) + CODE_ADAPTIVE
 
 
+_NLOCALSPLUS: dict[int, tuple[types.CodeType, int]] = {}
+
+
 def nlocalsplus(code: types.CodeType) -> int:
-    return len(code.co_varnames) + len(code.co_cellvars) + len(code.co_freevars) - \
+    """co_nlocalsplus (not exposed to Python); cached, it is on the exit path."""
+    hit = _NLOCALSPLUS.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    n = len(code.co_varnames) + len(code.co_cellvars) + len(code.co_freevars) - \
         _cell_args(code)
+    _NLOCALSPLUS[id(code)] = (code, n)
+    return n
 
 
 def _cell_args(code: types.CodeType) -> int:
