@@ -30,7 +30,7 @@ SMALL = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["reference", "llvm"])
+@pytest.mark.parametrize("backend", tracejit.backend_names())
 @pytest.mark.parametrize("name,run", SMALL, ids=[s[0] for s in SMALL])
 def test_benchmark_result_is_unchanged(name, run, backend):
     if backend not in tracejit.available_backends():

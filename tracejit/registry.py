@@ -10,7 +10,12 @@ from typing import Any
 from tracejit.backend import ENTRY_POINT_GROUP, Backend, BackendUnavailable
 
 # used when the package is run from a source checkout without being installed
-_BUILTIN = {"llvm": "tracejit_llvm:Backend", "reference": "tracejit_reference:Backend"}
+_BUILTIN = {
+    "llvm": "tracejit_llvm:Backend",
+    "reference": "tracejit_reference:Backend",
+    "x86_64": "tracejit_x86_64:Backend",
+    "c": "tracejit_c:Backend",
+}
 _instances: dict[str, Backend] = {}
 
 
