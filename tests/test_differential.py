@@ -4,71 +4,21 @@ line), mutated arguments and reference counts must be identical."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import math
-import struct
-import sys
-
 import pytest
 
 import tracejit
 from tests import programs
+from tracejit.testing.oracle import observe, observe_jit
 
 BACKENDS = tracejit.backend_names()  # unusable ones are skipped, with the reason
 
 
-def canon(value):
-    """A comparable form that distinguishes types, -0.0 and nan payloads."""
-    t = type(value)
-    if t is float:
-        return ("float", struct.pack("<d", value) if not math.isnan(value) else "nan")
-    if t in (list, tuple):
-        return (t.__name__, [canon(v) for v in value])
-    if t is dict:
-        return ("dict", sorted((canon(k), canon(v)) for k, v in value.items()))
-    if t.__repr__ is object.__repr__:
-        return (t.__name__, "<object>")  # the default repr shows an address
-    return (t.__name__, repr(value))
-
-
-def objects_in(value, out):
-    if isinstance(value, (list, tuple)):
-        out.append(value)
-        for v in value:
-            objects_in(v, out)
-    return out
-
-
 def run(func, args):
-    out = io.StringIO()
-    watched = objects_in(args, [])
-    before = [sys.getrefcount(o) for o in watched]
-    with contextlib.redirect_stdout(out):
-        try:
-            result = ("return", canon(func(*args)))
-        except Exception as e:  # the exception is part of the observable behaviour
-            tb = e.__traceback__
-            while tb.tb_next is not None:
-                tb = tb.tb_next
-            result = ("raise", type(e).__name__, str(e), tb.tb_frame.f_code.co_name,
-                      tb.tb_lineno)
-            del tb, e
-    after = [sys.getrefcount(o) for o in watched]
-    deltas = [a - b for a, b in zip(after, before)]
-    return {"result": result, "stdout": out.getvalue(), "args": canon(args),
-            "refcount_deltas": deltas}
+    return observe(func, args)
 
 
 def run_jit(func, args, backend):
-    tracejit.reset()
-    tracejit.set_param(backend=backend, threshold=3, bridge_threshold=3,
-                       background_compile=0)
-    tracejit.enable()
-    try:
-        return run(func, args)
-    finally:
-        tracejit.disable()
+    return observe_jit(func, args, backend)
 
 
 @pytest.fixture(params=BACKENDS)

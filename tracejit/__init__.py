@@ -78,6 +78,10 @@ def set_param(**kwargs: Any) -> None:
             if value not in (0, 1, True, False):
                 raise ValueError(f"background_compile must be 0 or 1, not {value!r}")
             value = int(value)
+        elif name in ("inject_nth", "inject_guard"):
+            low = 0 if name == "inject_nth" else -1
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"parameter {name} must be an int >= {low}, not {value!r}")
         elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"parameter {name} must be a positive int, not {value!r}")
         params[name] = value

@@ -331,6 +331,7 @@ class ExitDescr:
     failures: int = 0
     bridge: Any = None
     periodic: bool = False  # the loop's regular pause for CPython: never bridged
+    injected: bool = False  # a failure forced by tracejit.inject (debug mode)
 
     def __repr__(self) -> str:
         return f"<exit {self.number}>"

@@ -16,6 +16,10 @@ DEFAULTS: dict[str, Any] = {
     "max_aborts": 4,  # aborted traces of one loop before it is blacklisted
     "inline_depth": 8,  # nested inlined calls (bounds recursion)
     "background_compile": 0,  # 1: compile machine code on a helper thread
+    # debug: force every guard (inject_guard=-1) or the k-th guard compiled to
+    # fail once, on its inject_nth-th execution (0: off); see tracejit.inject
+    "inject_nth": 0,
+    "inject_guard": -1,
 }
 
 params: dict[str, Any] = dict(DEFAULTS)
@@ -36,6 +40,8 @@ class Stats:
     failures_per_loop: dict[str, int] = field(default_factory=dict)
     first_entry: float | None = None  # time.perf_counter() of the first entry
     compiled_time: float = 0.0  # seconds spent inside machine code
+    guards_compiled: int = 0  # guards with resume data, in compiled traces
+    forced_failures: int = 0  # failures injected by inject_nth
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +59,8 @@ class Stats:
             "backend": params["backend"],
             "first_entry": self.first_entry,
             "compiled_time": self.compiled_time,
+            "guards_compiled": self.guards_compiled,
+            "forced_failures": self.forced_failures,
         }
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import helpers
+from tracejit import helpers, inject
 from tracejit.backend import Backend, BackendUnavailable
 from tracejit.ir import (
     CONST_NULL,
@@ -120,6 +120,7 @@ class Runtime:
         self._worker: Any = None
         self._jobs = 0
         self._switch = 0.005
+        self._guards_seen = 0  # guards offered to tracejit.inject so far
 
     # -- resources -----------------------------------------------------------
 
@@ -205,6 +206,8 @@ class Runtime:
             return
         d.failures += 1
         stats.guard_failures += 1
+        if d.injected:
+            stats.forced_failures += 1
         stats.failures_per_loop[ex.loop_name] = stats.failures_per_loop.get(ex.loop_name, 0) + 1
         values = read_buffer(buf, d.fail_types)
         if (d.failures >= params["bridge_threshold"] and d.bridge is None
@@ -543,6 +546,17 @@ class Runtime:
                 op.fail_args = fail_args
                 self.exits.append(ExitInfo(d, code, rd, loop_name))
                 op.snapshot = None
+        if params["inject_nth"]:
+            def shadow(d: ExitDescr) -> ExitDescr:
+                forced = ExitDescr(number=len(self.exits), slot_address=self.new_slot(),
+                                   resume=d.resume, fail_types=d.fail_types, injected=True)
+                self.exits.append(ExitInfo(forced, code, d.resume, loop_name))
+                return forced
+
+            self._guards_seen += inject.instrument(trace, shadow, self._guards_seen)
+        stats.guards_compiled += sum(
+            1 for op in trace.ops if op.exit is not None and op.exit.resume is not None
+            and not op.exit.injected and op.name != "finish")
         trace.check()
         trace.loop_name = loop_name
 

@@ -773,8 +773,12 @@ class Tracer:
     op_LOAD_FAST_CHECK = op_LOAD_FAST
 
     def op_LOAD_FAST_LOAD_FAST(self, ins: Any) -> None:
-        self.push(self.read_local(ins.arg >> 4))
-        self.push(self.read_local(ins.arg & 15))
+        # read both before pushing: a guard emitted by the second read must
+        # see the stack as it was before this instruction, which it redoes
+        first = self.read_local(ins.arg >> 4)
+        second = self.read_local(ins.arg & 15)
+        self.push(first)
+        self.push(second)
 
     def op_LOAD_FAST_AND_CLEAR(self, ins: Any) -> None:
         # 3.12/3.13 inlined comprehensions save the loop variable this way
@@ -797,6 +801,8 @@ class Tracer:
         self.write_local(ins.arg & 15, self.pop())
 
     def op_STORE_FAST_LOAD_FAST(self, ins: Any) -> None:
+        if ins.arg >> 4 != ins.arg & 15:
+            self.read_local(ins.arg & 15)  # any guard it needs, before the pop
         self.write_local(ins.arg >> 4, self.pop())
         self.push(self.read_local(ins.arg & 15))
 
