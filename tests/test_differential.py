@@ -104,3 +104,17 @@ def test_background_compilation(name):
         tracejit.disable()
         tracejit.set_param(background_compile=0)
     assert tracejit.stats()["loops_compiled"] >= 1
+
+
+@pytest.mark.parametrize("name,func,make_args,compiles", programs.PROGRAMS,
+                         ids=[p[0] for p in programs.PROGRAMS])
+def test_same_behaviour_with_every_guard_forced_to_fail(name, func, make_args, compiles,
+                                                        backend):
+    """Every guard fails once, on its 2nd execution (tracejit.inject): each
+    resume path runs, even those the program never takes by itself.  Found
+    two wrong resume states on 3.13 (LOAD_FAST_LOAD_FAST, CALL_KW)."""
+    expected = run(func, make_args())
+    got = observe_jit(func, make_args(), backend, inject_nth=2)
+    assert got == expected, f"{name} differs with forced guard failures ({backend})"
+    if compiles:
+        assert tracejit.stats()["forced_failures"] >= 1

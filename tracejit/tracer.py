@@ -1489,19 +1489,22 @@ class Tracer:
         return self._next_offset(code, call.offset) if nxt is None else nxt
 
     def op_CALL_KW(self, ins: Any) -> Any:
-        names = self.pop()
+        # 3.13: the names tuple stays on the stack until the call is made, so
+        # that guards inside the call resume CPython at this CALL_KW
+        names = self.peek()
         if names.kind != K_TUPLE:
             raise TraceAbort("CALL_KW without constant names")
         self._kwnames = names.py
-        return self.op_CALL(ins)
+        return self.op_CALL(ins, names_on_stack=1)
 
-    def op_CALL(self, ins: Any) -> Any:
+    def op_CALL(self, ins: Any, names_on_stack: int = 0) -> Any:
         n = ins.arg
         kwnames = self._kwnames
         self._kwnames = ()
         st = self.inline[-1].stack if self.inline else self.stack
-        args = st[len(st) - n:]
-        first, second = st[len(st) - n - 2], st[len(st) - n - 1]
+        top = len(st) - names_on_stack
+        args = st[top - n:top]
+        first, second = st[top - n - 2], st[top - n - 1]
         if cp.PY312:
             if first.kind == K_NULL:
                 func = second
@@ -1520,10 +1523,10 @@ class Tracer:
         f = func.py
         if isinstance(f, types.FunctionType):
             code = self.inline[-1].code if self.inline else self.code
-            return self._inline_call(f, pos_args, kw_args, n,
+            return self._inline_call(f, pos_args, kw_args, n + names_on_stack,
                                      self._next_offset(code, ins.offset))
         res = self.call_builtin(f, pos_args, kw_args)
-        del st[len(st) - n - 2:]
+        del st[top - n - 2:]
         self.push(res)
         return None
 
