@@ -698,7 +698,17 @@ def grid(n):
     return [[float(i * j % 7) for j in range(n)] for i in range(n)]
 
 
+def mod_by_variables(xs, ys):
+    # INT64_MIN % -1 is 0 in Python; a bare machine remainder traps (SIGFPE)
+    total = 0
+    for i in range(len(xs)):
+        total += xs[i] % ys[i] + xs[i] % -1
+    return total
+
+
 PROGRAMS = [
+    ("mod_by_variables", mod_by_variables,
+     lambda: ([5, -7, -(2**63), 9] * 50, [3, -1, -1, -4] * 50), True),
     ("matmul", matmul, lambda: (grid(12), grid(12), 12), True),
     ("store_squares", store_squares, lambda: (300,), True),
     ("int_to_float_switch", int_to_float_switch, lambda: (300, 150), True),

@@ -33,6 +33,7 @@ else:
     _IMPORT_ERROR = None
 
 total_compile_seconds = 0.0
+RAW = "raw memory"  # tag for raw_load/raw_store: no alias information at all
 
 
 class _Machine:
@@ -125,15 +126,18 @@ class _Gen:
         return tag
 
     def load(self, base: Any, offset: int, ty: Any, tag: str | None = None) -> Any:
+        """``tag=RAW``: raw memory, which may alias anything (no TBAA)."""
         v = self.b.load(self.addr(base, offset, ty), typ=ty)
-        tag = tag or getattr(offset, "tag", None) or f"{ty}@{offset}"
-        v.set_metadata("tbaa", self.tbaa(tag))
+        if tag is not RAW:
+            tag = tag or getattr(offset, "tag", None) or f"{ty}@{offset}"
+            v.set_metadata("tbaa", self.tbaa(tag))
         return v
 
     def store(self, value: Any, base: Any, offset: int, tag: str | None = None) -> None:
         st = self.b.store(value, self.addr(base, offset, value.type))
-        tag = tag or getattr(offset, "tag", None) or f"{value.type}@{offset}"
-        st.set_metadata("tbaa", self.tbaa(tag))
+        if tag is not RAW:
+            tag = tag or getattr(offset, "tag", None) or f"{value.type}@{offset}"
+            st.set_metadata("tbaa", self.tbaa(tag))
 
     def intrinsic(self, name: str, ret: Any, args: list[Any]) -> Any:
         fn = self.module.globals.get(name)
@@ -317,7 +321,9 @@ class _Gen:
     def op_int_mod(self, op: Any) -> None:
         b = self.b
         x, y = (self.val(a) for a in op.args)
-        r = b.srem(x, y)
+        # x % -1 is 0, but srem traps (x86 idiv) for INT64_MIN % -1
+        safe_y = b.select(b.icmp_signed("==", y, self.i64(-1)), self.i64(1), y)
+        r = b.srem(x, safe_y)
         adjust = b.and_(b.icmp_signed("!=", r, self.i64(0)),
                         b.icmp_signed("<", b.xor(r, y), self.i64(0)))
         self.set(op, b.select(adjust, b.add(r, y), r))
@@ -468,12 +474,12 @@ class _Gen:
     op_getfield_r = op_getfield_i
 
     def op_raw_load_i(self, op: Any) -> None:
-        self.set(op, self.load(self.val(op.args[0]), op.descr, self.i64, "raw"))
+        self.set(op, self.load(self.val(op.args[0]), op.descr, self.i64, RAW))
 
     op_raw_load_r = op_raw_load_i
 
     def op_raw_store_i(self, op: Any) -> None:
-        self.store(self.val(op.args[1]), self.val(op.args[0]), op.descr, "raw")
+        self.store(self.val(op.args[1]), self.val(op.args[0]), op.descr, RAW)
 
     op_raw_store_r = op_raw_store_i
 
