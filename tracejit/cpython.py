@@ -124,43 +124,59 @@ def read_stack(frame: types.FrameType) -> list[Any]:
     return [read_local(frame, nl + k) for k in range(stack_depth(frame))]
 
 
-def _store(slot: ctypes.c_void_p, value: Any) -> None:
-    old = slot.value
-    if value is NULL:
-        slot.value = None
-    else:
-        _incref(value)
-        slot.value = id(value)
-    if old:
-        _decref(old)
+_SLOT_ARRAYS: dict[int, Any] = {}
+
+
+def _slots(base: int, n: int) -> Any:
+    """The ``n`` PyObject* slots at ``base`` as one ctypes array (one object
+    per call instead of one per slot: this is on every exit)."""
+    array_type = _SLOT_ARRAYS.get(n)
+    if array_type is None:
+        array_type = _SLOT_ARRAYS[n] = ctypes.c_void_p * n
+    return array_type.from_address(base)
 
 
 def write_frame(frame: types.FrameType, offset: int, locals: dict[int, Any],
-                stack: list[Any]) -> None:
+                stack: list[Any], old_depth: int | None = None) -> None:
     """From inside a JUMP callback of ``frame``: set locals, replace the value
-    stack and make CPython continue at the instruction at byte ``offset``."""
+    stack and make CPython continue at the instruction at byte ``offset``.
+
+    ``old_depth`` is how many stack slots the frame owns now (default: what
+    its stack pointer says)."""
     code = frame.f_code
     nl = nlocalsplus(code)
     iframe = iframe_of(frame)
+    top = ctypes.c_int.from_address(iframe + IFRAME_STACKTOP)
+    if old_depth is None:
+        old_depth = top.value - nl
+    slots = _slots(iframe + IFRAME_LOCALSPLUS, nl + max(old_depth, len(stack)))
+    garbage = []
     for index, value in locals.items():
-        _store(_slot(frame, index), value)
-    old_depth = stack_depth(frame)
+        garbage.append(slots[index])
+        if value is NULL:
+            slots[index] = None
+        else:
+            _incref(value)
+            slots[index] = id(value)
     for k, value in enumerate(stack):
-        slot = _slot(frame, nl + k)
-        if k >= old_depth:
-            slot.value = None
-        _store(slot, value)
+        if k < old_depth:
+            garbage.append(slots[nl + k])
+        if value is NULL:
+            slots[nl + k] = None
+        else:
+            _incref(value)
+            slots[nl + k] = id(value)
     for k in range(len(stack), old_depth):
-        slot = _slot(frame, nl + k)
-        old = slot.value
-        slot.value = None
-        if old:
-            _decref(old)
-    ctypes.c_int.from_address(iframe + IFRAME_STACKTOP).value = nl + len(stack)
+        garbage.append(slots[nl + k])
+        slots[nl + k] = None
+    top.value = nl + len(stack)
     # 3.12: the jump continues at frame->prev_instr when the callback changed it;
     # 3.13: likewise with frame->instr_ptr.  Both then execute that instruction.
     ctypes.c_void_p.from_address(iframe + IFRAME_IP).value = \
         id(code) + CODE_ADAPTIVE + offset
+    for old in garbage:  # last: a destructor may run Python code
+        if old:
+            _decref(old)
 
 
 _INSTR_CACHE: dict[int, tuple[types.CodeType, list[dis.Instruction]]] = {}

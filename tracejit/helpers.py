@@ -98,7 +98,14 @@ def xdecref() -> CallDescr:
     return _capi("Py_DecRef", REF, VOID, impl, releases=True)
 
 
-# -- callbacks written in Python: used off the hot path (creating iterators)
+@functools.cache
+def new_object() -> CallDescr:
+    """_PyObject_New(type): an uninitialized object of a fixed-size type whose
+    fields the trace then sets (used for range iterators)."""
+    return _capi("_PyObject_New", INT, REF, lambda t: new_ref(iter(range(0))))
+
+
+# -- callbacks written in Python: used off the hot path
 
 _CALLBACKS: list[Any] = []
 

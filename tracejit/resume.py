@@ -144,15 +144,7 @@ def release(addresses: list[int]) -> None:
         _decref(a)
 
 
-def set_frame_depth(frame: types.FrameType, depth: int) -> None:
-    """Tell the frame how many value-stack slots it owns right now."""
-    iframe = cp.iframe_of(frame)
-    nl = cp.nlocalsplus(frame.f_code)
-    ctypes.c_int.from_address(iframe + cp.IFRAME_STACKTOP).value = nl + depth
-
-
 def write_back(frame: types.FrameType, offset: int, locs: dict[int, Any], stack: list[Any],
                frame_depth: int) -> None:
-    set_frame_depth(frame, frame_depth)
-    cp.write_frame(frame, offset, locs, stack)
+    cp.write_frame(frame, offset, locs, stack, old_depth=frame_depth)
 

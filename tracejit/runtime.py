@@ -101,6 +101,9 @@ class ExitInfo:
     resume: ResumeData
     loop_name: str
     bridge_attempts: int = 0
+    # the exit of a bridge's final `finish`: tracing on from there would only
+    # grow a chain of bridges that each stop where the last one did
+    bridgeable: bool = True
 
 
 class Runtime:
@@ -211,7 +214,7 @@ class Runtime:
         stats.failures_per_loop[ex.loop_name] = stats.failures_per_loop.get(ex.loop_name, 0) + 1
         values = read_buffer(buf, d.fail_types)
         if (d.failures >= params["bridge_threshold"] and d.bridge is None
-                and ex.bridge_attempts < 3 and ex.code is frame.f_code):
+                and ex.bridgeable and ex.bridge_attempts < 3 and ex.code is frame.f_code):
             ex.bridge_attempts += 1
             self.trace_bridge(frame, ex, values)
             return
@@ -353,6 +356,16 @@ class Runtime:
             release(owned)
             return
         stats.trace_time += time.perf_counter() - t0
+        if all(op.name == "finish" for op in result.trace.ops):
+            # it stops where it starts (typically at a loop whose compiled code
+            # expects other types): not worth compiling, nor trying again
+            reason = "bridge: " + getattr(tracer, "finish_reason", "empty")
+            stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
+            ex.bridgeable = False
+            self._write_tracer_state(frame, tracer)
+            release(owned)
+            return
+
         def failed(e: BaseException) -> None:
             reason = e.reason if isinstance(e, TraceAbort) else f"compile error: {e!r}"
             stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
@@ -544,7 +557,8 @@ class Runtime:
                 d.fail_types = "".join(v.type for v in fail_args)
                 op.exit = d
                 op.fail_args = fail_args
-                self.exits.append(ExitInfo(d, code, rd, loop_name))
+                self.exits.append(ExitInfo(d, code, rd, loop_name,
+                                           bridgeable=op.name != "finish"))
                 op.snapshot = None
         if params["inject_nth"]:
             def shadow(d: ExitDescr) -> ExitDescr:

@@ -715,7 +715,10 @@ class Tracer:
             if slot.where == "local":
                 tv = self.locals[slot.index]
                 if tv.kind != slot.kind or type(tv.py) is not slot.pytype:
-                    return self._finish("types differ from the compiled loop")
+                    return self._finish(
+                        f"types differ from the compiled loop (local {slot.index}: "
+                        f"{type(tv.py).__name__} {tv.kind}, compiled for "
+                        f"{slot.pytype.__name__} {slot.kind})")
                 args.append(tv.box)
         self.sync_frame_for(keep)
         self.sync_stack(len(self.stack))
@@ -1220,8 +1223,7 @@ class Tracer:
             if type(it) is not cp.RANGE_ITER_TYPE:
                 raise TraceAbort("range beyond machine ints")
             if tv.items is not None:  # virtual range(start, stop, step)
-                start, stop, step = tv.items
-                r = self.emit("call_r", [start.box, stop.box, step.box], helpers.new_range_iter())
+                r = self._new_range_iter(*tv.items)
             else:
                 r = self.emit("call_r", [tv.box], helpers.get_iter())
         else:
@@ -1230,6 +1232,25 @@ class Tracer:
         self.pop()
         self.drop(tv)
         self.push(TValue(K_REF, r, it, owned=True))
+
+    def _new_range_iter(self, start: TValue, stop: TValue, step: TValue) -> Value:
+        """iter(range(start, stop, step)) built in the trace: the length is
+        computed with int ops and the iterator allocated and filled in."""
+        if not isinstance(step.box, Const):
+            return self.emit("call_r", [start.box, stop.box, step.box],
+                             helpers.new_range_iter())
+        k = step.box.value
+        lo, hi = (start.box, stop.box) if k > 0 else (stop.box, start.box)
+        span = self.emit("int_sub_ovf", [hi, lo])  # guards: CPython redoes GET_ITER
+        rounded = self.emit("int_add_ovf", [span, const_int(abs(k) - 1)])
+        count = self.emit("int_floordiv", [rounded, const_int(abs(k))])
+        nonempty = self.emit("int_lt", [lo, hi])
+        length = self.emit("int_mul", [count, nonempty])
+        r = self.emit("call_r", [const_int(id(cp.RANGE_ITER_TYPE))], helpers.new_object())
+        self.emit("setfield_i", [r, start.box], cp.RANGEITER_START)
+        self.emit("setfield_i", [r, step.box], cp.RANGEITER_STEP)
+        self.emit("setfield_i", [r, length], cp.RANGEITER_LEN)
+        return r
 
     def op_FOR_ITER(self, ins: Any) -> int | None:
         tv = self.peek()
