@@ -706,7 +706,19 @@ def mod_by_variables(xs, ys):
     return total
 
 
+def computed_bools(xs):
+    # comparisons stored into a list and returned: boxed through (False, True)[b]
+    flags = [None] * len(xs)
+    last = False
+    for i in range(len(xs)):
+        last = xs[i] > 2
+        flags[i] = last
+    marks = [x % 3 == 0 for x in xs]
+    return flags, last, marks
+
+
 PROGRAMS = [
+    ("computed_bools", computed_bools, lambda: ([1, 5, 2, 7, 3] * 40,), True),
     ("mod_by_variables", mod_by_variables,
      lambda: ([5, -7, -(2**63), 9] * 50, [3, -1, -1, -4] * 50), True),
     ("matmul", matmul, lambda: (grid(12), grid(12), 12), True),

@@ -60,6 +60,9 @@ IFRAME_LOCALSPLUS = 72
 CODE_ADAPTIVE = 192 if PY312 else 200  # PyCodeObject.co_code_adaptive
 
 RANGE_ITER_TYPE = type(iter(range(0)))
+# the addresses of False and True, so traces can box a computed bool by indexing
+_BOOL_TABLE = (ctypes.c_void_p * 2)(id(False), id(True))
+BOOL_TABLE_ADDRESS = ctypes.addressof(_BOOL_TABLE)
 LIST_ITER_TYPE = type(iter([]))
 TUPLE_ITER_TYPE = type(iter(()))
 

@@ -396,7 +396,10 @@ class Tracer:
         if tv.kind == K_BOOL:
             if isinstance(tv.box, Const):
                 return const_ref(bool(tv.box.value)), False
-            raise TraceAbort("boxing a computed bool")
+            # (False, True)[b]: a borrowed reference to an immortal object
+            slot = self.emit("int_lshift", [tv.box, const_int(3)])
+            address = self.emit("int_add", [const_int(cp.BOOL_TABLE_ADDRESS), slot])
+            return self.emit("raw_load_r", [address], 0), False
         if tv.kind == K_REF:
             return tv.box, tv.owned
         raise TraceAbort(f"cannot box a {tv.kind}")
@@ -1462,8 +1465,6 @@ class Tracer:
         pos = self._index(seq, idx)
         if value.kind == K_TUPLE:
             raise TraceAbort("storing a virtual tuple")
-        if value.kind == K_BOOL and not isinstance(value.box, Const):
-            raise TraceAbort("storing a computed bool into a list")
         boxed, owned = self.box(value)
         seq.py[idx.py] = value.py
         if not owned:
@@ -1483,8 +1484,6 @@ class Tracer:
             raise TraceAbort("LIST_APPEND to a non-list")
         if value.kind in (K_TUPLE, K_NULL) or value.box is None:
             raise TraceAbort("appending a virtual object")
-        if value.kind == K_BOOL and not isinstance(value.box, Const):
-            raise TraceAbort("appending a computed bool")
         boxed, owned = self.box(value)
         self.emit("call_i", [lst.box, boxed], helpers.list_append())
         if owned:

@@ -250,8 +250,9 @@ class _Gen:
             return [f"{indent}m[{self.index('m', names)}][0] += {self.int_atom(names)} % 100"]
         if kind == 10:
             expr = self.int_expr(2, names) if self.chance(50) else self.float_expr(2, names)
-            return [f"{indent}out.append({expr})"] if self.chance(70) else \
-                [f"{indent}if len(out) < 50:", f"{indent}    out.append({expr})"]
+            if self.chance(10):  # method calls abort the trace: keep them rare
+                return [f"{indent}if len(out) < 50:", f"{indent}    out.append({expr})"]
+            return [f"{indent}out[{self.index('out', names)}] = {expr}"]
         if depth <= 0:
             return [f"{indent}{self.pick(FLOAT_VARS)} += {self.float_atom(names)}"]
         inner = indent + "    "
@@ -308,7 +309,7 @@ def programs(draw: Any, max_statements: int = 6) -> Program:
     names = ["i", *INT_VARS, *FLOAT_VARS, *BOOL_VARS]
     init = [f"    {v} = {_lit(draw(st.sampled_from(INT_EDGES)))}" for v in INT_VARS]
     init += [f"    {v} = {_lit(draw(st.sampled_from(FLOAT_EDGES[:10])))}" for v in FLOAT_VARS]
-    init += ["    b0 = False", "    out = []"]
+    init += ["    b0 = False", "    out = [0] * 6"]
     body = gen.block(2, names, "        ", max_statements)
     for _ in range(draw(st.integers(0, 2))):
         template, targets = draw(st.sampled_from(SCHEDULES))
