@@ -155,20 +155,25 @@ def write_frame(frame: types.FrameType, offset: int, locals: dict[int, Any],
     slots = _slots(iframe + IFRAME_LOCALSPLUS, nl + max(old_depth, len(stack)))
     garbage = []
     for index, value in locals.items():
-        garbage.append(slots[index])
+        old = slots[index]
         if value is NULL:
             slots[index] = None
+        elif old == id(value):
+            continue  # the very object is there already (an iterator, a list...)
         else:
             _incref(value)
             slots[index] = id(value)
+        garbage.append(old)
     for k, value in enumerate(stack):
-        if k < old_depth:
-            garbage.append(slots[nl + k])
+        old = slots[nl + k] if k < old_depth else None
         if value is NULL:
             slots[nl + k] = None
+        elif old == id(value):
+            continue
         else:
             _incref(value)
             slots[nl + k] = id(value)
+        garbage.append(old)
     for k in range(len(stack), old_depth):
         garbage.append(slots[nl + k])
         slots[nl + k] = None

@@ -11,6 +11,7 @@ pointer to the guard's bytecode.
 from __future__ import annotations
 
 import ctypes
+import struct
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit.backend import c_function
 from tracejit.helpers import obj_at
-from tracejit.ir import FLOAT, INT, REF, Const, Value, bits_float
+from tracejit.ir import FLOAT, INT, REF, Const, Value
 from tracejit.tracer import K_BOOL, K_FLOAT, K_INT, K_NULL, K_REF, K_TUPLE, Snapshot, TValue
 
 # A slot is a tuple:
@@ -84,21 +85,22 @@ def _const_object(c: Const, kind: str) -> Any:
     return c.value
 
 
-_BUF_TYPES = {INT: ctypes.c_int64, FLOAT: ctypes.c_int64, REF: ctypes.c_void_p}
+_BUFFER_VIEWS: dict[int, memoryview] = {}
+_DECODERS: dict[str, struct.Struct] = {}
+_BUFFER_BYTES = 8 * 4096  # the runtime's exit buffers hold 4096 values
 
 
 def read_buffer(buf: int, types_: str) -> list[Any]:
-    raw = (ctypes.c_int64 * max(1, len(types_))).from_address(buf)
-    out: list[Any] = []
-    for k, t in enumerate(types_):
-        v = raw[k]
-        if t == FLOAT:
-            out.append(bits_float(v))
-        elif t == REF:
-            out.append(v & 0xFFFFFFFFFFFFFFFF)
-        else:
-            out.append(v)
-    return out
+    """The exit buffer's first ``len(types_)`` values, decoded by type: ints
+    as ints, doubles as floats, references as (unsigned) addresses."""
+    view = _BUFFER_VIEWS.get(buf)
+    if view is None:
+        view = _BUFFER_VIEWS[buf] = memoryview((ctypes.c_char * _BUFFER_BYTES).from_address(buf))
+    decoder = _DECODERS.get(types_)
+    if decoder is None:
+        codes = {INT: "q", FLOAT: "d", REF: "Q"}
+        decoder = _DECODERS[types_] = struct.Struct("<" + "".join(codes[t] for t in types_))
+    return list(decoder.unpack_from(view))
 
 
 def materialize(slot: tuple, values: list[Any], owned_out: list[Any]) -> Any:

@@ -57,8 +57,11 @@ from tracejit.tracer import (
 
 ENTRY_FAIL = 0
 LOOP_ENDED = "loop ended while tracing it"
-# below this many seconds in machine code per entry, entering costs more than it saves
-MIN_WORK_PER_ENTRY = 2e-6
+# Entering and leaving machine code costs about as much as CPython running
+# this many IR operations' worth of bytecode (~8 us: one IR op stands for
+# roughly 8 ns of interpreter work).  A loop that on average does less work
+# per entry (iterations x operations per iteration) is handed back to CPython.
+MIN_OPS_PER_ENTRY = 1000
 
 
 @dataclass(eq=False)
@@ -88,6 +91,8 @@ class LoopInfo:
     pending: bool = False  # a version is being compiled in the background
     entries: int = 0
     compiled_time: float = 0.0
+    iterations: int = 0  # loop iterations run in machine code, over all entries
+    ops_per_iteration: int = 0  # of its first compiled version
 
     @property
     def name(self) -> str:
@@ -169,12 +174,15 @@ class Runtime:
         self._depth += 1
         try:
             fp = id(frame)
+            counter = PAUSE_COUNTER.cell
             for version in info.versions:
                 t0 = time.perf_counter()
+                before = counter.value
                 rc = version.entry_trace.compiled.run(fp, buf)
                 if rc == ENTRY_FAIL:
                     continue
                 spent = time.perf_counter() - t0
+                info.iterations += before - counter.value
                 # until the frame is written back, an exception raised by a
                 # signal handler in the code below must finish that first
                 self.unfinished_exit = (frame, rc, buf)
@@ -185,8 +193,8 @@ class Runtime:
                 info.entries += 1
                 info.compiled_time += spent
                 stats.compiled_time += spent
-                if info.entries % 64 == 0 and \
-                        info.compiled_time < info.entries * MIN_WORK_PER_ENTRY:
+                if info.entries % 64 == 0 and info.iterations * info.ops_per_iteration \
+                        < info.entries * MIN_OPS_PER_ENTRY:
                     self.give_up(info)
                 return True
         except BaseException:
@@ -285,6 +293,10 @@ class Runtime:
             info.pending = True
 
             def install() -> None:
+                if not info.versions:
+                    ops = version.trace.ops
+                    labels = [k for k, op in enumerate(ops) if op.name == "label"]
+                    info.ops_per_iteration = len(ops) - (labels[0] if labels else 0)
                 info.versions.append(version)
                 info.aborts = 0
                 stats.loops_compiled += 1
@@ -309,6 +321,8 @@ class Runtime:
         reason = "too little work per entry into compiled code"
         stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
         log(f"giving up {info.name}: {info.entries} entries, "
+            f"{info.iterations / max(1, info.entries):.1f} iterations of "
+            f"{info.ops_per_iteration} operations and "
             f"{info.compiled_time * 1e6 / max(1, info.entries):.2f} us in compiled code each")
 
     def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
