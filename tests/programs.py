@@ -717,7 +717,31 @@ def computed_bools(xs):
     return flags, last, marks
 
 
+def _dot(xs, ys):
+    total = 0.0
+    hits = 0
+    for i in range(len(xs)):
+        total += xs[i] * ys[i]
+        hits += xs[i] > ys[i]
+    return total, hits
+
+
+def dots_in_calls(rows, v):
+    # the short loop inside _dot ends on every call: its exit gets a compiled
+    # frame write-back (tracejit.writeback) once it has failed often enough
+    acc = 0.0
+    n = 0
+    for row in rows:
+        t, h = _dot(row, v)
+        acc += t
+        n += h
+    return acc, n
+
+
 PROGRAMS = [
+    ("dots_in_calls", dots_in_calls,
+     lambda: ([[float(i + j) for j in range(12)] for i in range(60)],
+              [0.5 * j - 2.0 for j in range(12)]), True),
     ("computed_bools", computed_bools, lambda: ([1, 5, 2, 7, 3] * 40,), True),
     ("mod_by_variables", mod_by_variables,
      lambda: ([5, -7, -(2**63), 9] * 50, [3, -1, -1, -4] * 50), True),

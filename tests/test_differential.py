@@ -118,3 +118,18 @@ def test_same_behaviour_with_every_guard_forced_to_fail(name, func, make_args, c
     assert got == expected, f"{name} differs with forced guard failures ({backend})"
     if compiles:
         assert tracejit.stats()["forced_failures"] >= 1
+
+
+@pytest.mark.parametrize("compiled_exits", [1, 0])
+def test_compiled_frame_write_back(backend, compiled_exits):
+    """An exit taken on every call gets a stub that writes the frame in
+    machine code: same results and reference counts as the Python path."""
+    entry = next(p for p in programs.PROGRAMS if p[0] == "dots_in_calls")
+    expected = run(entry[1], entry[2]())
+    got = observe_jit(entry[1], entry[2](), backend, compiled_exits=compiled_exits)
+    assert got == expected
+    st = tracejit.stats()
+    if compiled_exits:
+        assert st["writeback_stubs"] >= 1 and st["written_exits"] >= 10, st
+    else:
+        assert st["writeback_stubs"] == 0

@@ -74,9 +74,9 @@ def set_param(**kwargs: Any) -> None:
         if name == "backend":
             if not isinstance(value, str) or value not in backend_names():
                 raise ValueError(f"unknown backend {value!r}; installed: {backend_names()}")
-        elif name == "background_compile":
+        elif name in ("background_compile", "compiled_exits"):
             if value not in (0, 1, True, False):
-                raise ValueError(f"background_compile must be 0 or 1, not {value!r}")
+                raise ValueError(f"{name} must be 0 or 1, not {value!r}")
             value = int(value)
         elif name in ("inject_nth", "inject_guard"):
             low = 0 if name == "inject_nth" else -1

@@ -88,6 +88,27 @@ def list_append() -> CallDescr:
 
 
 @functools.cache
+def new_tuple() -> CallDescr:
+    """PyTuple_New(n): a tuple whose n items the caller stores (owned)."""
+
+    return _capi("PyTuple_New", INT, REF, lambda n: _tuple_new(n) or 0)
+
+
+_tuple_new = c_function("PyTuple_New", ctypes.c_void_p, ctypes.c_ssize_t)
+
+
+@functools.cache
+def xincref() -> CallDescr:
+    """``Py_IncRef``: like ``incref`` but accepts NULL."""
+
+    def impl(a: int) -> None:
+        if a:
+            _incref(obj_at(a))
+
+    return _capi("Py_IncRef", REF, VOID, impl)
+
+
+@functools.cache
 def xdecref() -> CallDescr:
     """``Py_DecRef``: like ``decref`` but accepts NULL."""
 

@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     "max_aborts": 4,  # aborted traces of one loop before it is blacklisted
     "inline_depth": 8,  # nested inlined calls (bounds recursion)
     "background_compile": 0,  # 1: compile machine code on a helper thread
+    # 1: an exit taken often that cannot grow a bridge gets a compiled stub
+    # writing the frame itself (tracejit.writeback)
+    "compiled_exits": 1,
     # debug: force every guard (inject_guard=-1) or the k-th guard compiled to
     # fail once, on its inject_nth-th execution (0: off); see tracejit.inject
     "inject_nth": 0,
@@ -42,6 +45,8 @@ class Stats:
     compiled_time: float = 0.0  # seconds spent inside machine code
     guards_compiled: int = 0  # guards with resume data, in compiled traces
     forced_failures: int = 0  # failures injected by inject_nth
+    writeback_stubs: int = 0  # exits given a compiled frame write-back
+    written_exits: int = 0  # exits that wrote the frame in machine code
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +66,8 @@ class Stats:
             "compiled_time": self.compiled_time,
             "guards_compiled": self.guards_compiled,
             "forced_failures": self.forced_failures,
+            "writeback_stubs": self.writeback_stubs,
+            "written_exits": self.written_exits,
         }
 
 

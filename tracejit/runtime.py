@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import helpers, inject
+from tracejit import helpers, inject, writeback
 from tracejit.backend import Backend, BackendUnavailable
 from tracejit.ir import (
     CONST_NULL,
@@ -116,7 +116,8 @@ class Runtime:
 
     def __init__(self) -> None:
         self.loops: dict[tuple[int, int], LoopInfo] = {}
-        self.exits: list[ExitInfo | None] = [None]  # number 0: entry mismatch
+        # number 0: entry mismatch; 1: a write-back stub wrote the frame
+        self.exits: list[ExitInfo | None] = [None, None]
         self._slots: list[Any] = []
         self._slot_free = 0
         self._bufs: list[Any] = []
@@ -183,13 +184,16 @@ class Runtime:
                     continue
                 spent = time.perf_counter() - t0
                 info.iterations += before - counter.value
-                # until the frame is written back, an exception raised by a
-                # signal handler in the code below must finish that first
-                self.unfinished_exit = (frame, rc, buf)
                 stats.entries += 1
                 if stats.first_entry is None:
                     stats.first_entry = time.perf_counter()
-                self.handle_exit(frame, rc, buf)
+                if rc == writeback.FRAME_WRITTEN:
+                    stats.written_exits += 1
+                else:
+                    # until the frame is written back, an exception raised by a
+                    # signal handler in the code below must finish that first
+                    self.unfinished_exit = (frame, rc, buf)
+                    self.handle_exit(frame, rc, buf)
                 info.entries += 1
                 info.compiled_time += spent
                 stats.compiled_time += spent
@@ -221,11 +225,14 @@ class Runtime:
             stats.forced_failures += 1
         stats.failures_per_loop[ex.loop_name] = stats.failures_per_loop.get(ex.loop_name, 0) + 1
         values = read_buffer(buf, d.fail_types)
-        if (d.failures >= params["bridge_threshold"] and d.bridge is None
-                and ex.bridgeable and ex.bridge_attempts < 3 and ex.code is frame.f_code):
-            ex.bridge_attempts += 1
-            self.trace_bridge(frame, ex, values)
-            return
+        if d.failures >= params["bridge_threshold"] and d.bridge is None \
+                and ex.code is frame.f_code:
+            if ex.bridgeable and ex.bridge_attempts < 3:
+                ex.bridge_attempts += 1
+                self.trace_bridge(frame, ex, values)
+                return
+            if params["compiled_exits"] and not d.injected and writeback.supported(ex.resume):
+                self.compile_writeback(ex)
         self.resume_frame(frame, ex.resume, values)
 
     def resume_frame(self, frame: types.FrameType, rd: ResumeData, values: list[Any]) -> None:
@@ -406,6 +413,23 @@ class Runtime:
             self.compile_async([result.trace], install, failed, None)
         self._write_tracer_state(frame, tracer)
         release(owned)
+
+    def compile_writeback(self, ex: ExitInfo) -> None:
+        """Attach a stub to this exit that writes the frame in machine code."""
+        stub = writeback.build(ex.resume, ex.descr.fail_types)
+        stub.name = f"writeback{ex.descr.number}"
+        stub.loop_name = ex.loop_name
+        ex.descr.bridge = stub  # never bridged or stubbed again
+
+        def install() -> None:
+            ctypes.c_int64.from_address(ex.descr.slot_address).value = stub.compiled.address
+            stats.writeback_stubs += 1
+
+        def failed(e: BaseException) -> None:
+            reason = f"write-back stub: compile error: {e!r}"
+            stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
+
+        self.compile_async([stub], install, failed, None)
 
     # -- compiling -----------------------------------------------------------
 
