@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Set everything up on a fresh machine, then run the quick benchmark suite:
-# plain CPython and tracejit side by side (pass --both for 3.12 and 3.13).
+# plain CPython and tracejit (every usable backend but the reference
+# interpreter) side by side, one fresh process per run, small workloads.
+# Columns for PyPy, Numba and C appear when scripts/bench-extras.sh has set
+# them up (they show n/a otherwise).  Options:
+#   --both      on CPython 3.12 and 3.13 (default: 3.12 only)
+#   anything else is passed to bench/run.py, e.g. --runs 3, --only nbody,bpnn,
+#   --size full, --extras none, --backends llvm
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,7 +15,11 @@ args=()
 for a in "$@"; do
   if [ "$a" = "--both" ]; then versions=(3.12 3.13); else args+=("$a"); fi
 done
+status=0
 for short in "${versions[@]}"; do
   echo "=== Python $short ==="
-  ".venv-$short/bin/python" bench/run.py --quick ${args[@]+"${args[@]}"}
+  # exit status 1 = some row failed or gave a wrong answer (shown in the report)
+  ".venv-$short/bin/python" bench/run.py --size quick --runs 1 \
+    --json "bench/results/demo-$short.json" ${args[@]+"${args[@]}"} || status=1
 done
+exit $status
