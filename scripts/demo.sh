@@ -2,14 +2,16 @@
 # Set everything up on a fresh machine, then run the quick benchmark suite:
 # plain CPython and tracejit (every usable backend but the reference
 # interpreter) side by side, one fresh process per run, small workloads.
-# Columns for PyPy, Numba and C appear when scripts/bench-extras.sh has set
-# them up (they show n/a otherwise).  Options:
+# Set-up includes the optional comparison columns (scripts/bench-extras.sh:
+# PyPy from Debian's pypy3, Numba in .venv-numba; C needs only gcc); any of
+# them that cannot be set up shows n/a with the reason.  Options:
 #   --both      on CPython 3.12 and 3.13 (default: 3.12 only)
 #   anything else is passed to bench/run.py, e.g. --runs 3, --only nbody,bpnn,
 #   --size full, --extras none, --backends llvm
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/bench-extras.sh || echo "demo: optional comparison columns not (all) set up" >&2
 versions=(3.12)
 args=()
 for a in "$@"; do
