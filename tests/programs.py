@@ -738,7 +738,21 @@ def dots_in_calls(rows, v):
     return acc, n
 
 
+def list_displays(n, base):
+    # list displays with items and list() copies inside the loop
+    total = 0
+    last = []
+    for i in range(n):
+        row = [i, i * 0.5, i % 3 == 0, base[i % len(base)]]
+        copy = list(base)
+        copy[0] = row[0]
+        total += copy[0] + len(row) + row[3]
+        last = [row[1], copy[-1]]
+    return total, last, base
+
+
 PROGRAMS = [
+    ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
     ("dots_in_calls", dots_in_calls,
      lambda: ([[float(i + j) for j in range(12)] for i in range(60)],
               [0.5 * j - 2.0 for j in range(12)]), True),

@@ -72,8 +72,17 @@ _MISSING = object()
 
 @functools.cache
 def new_list() -> CallDescr:
-    """``PyList_New(n)`` (the tracer only asks for empty lists)."""
-    return _capi("PyList_New", INT, REF, lambda n: new_ref([None] * n if n else []))
+    """``PyList_New(n)``: n NULL slots that the trace fills in."""
+    return _capi("PyList_New", INT, REF, lambda n: _list_new(n) or 0)
+
+
+_list_new = c_function("PyList_New", ctypes.c_void_p, ctypes.c_ssize_t)
+
+
+@functools.cache
+def sequence_list() -> CallDescr:
+    """``PySequence_List(seq)``: a new list of a list's or tuple's items."""
+    return _capi("PySequence_List", REF, REF, lambda a: new_ref(list(obj_at(a))))
 
 
 @functools.cache

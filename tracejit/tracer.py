@@ -794,10 +794,20 @@ class Tracer:
         self.write_local(ins.arg, TValue(K_NULL, CONST_NULL, cp.NULL))
 
     def op_BUILD_LIST(self, ins: Any) -> None:
-        if ins.arg != 0:
-            raise TraceAbort("list display with items")
-        r = self.emit("call_r", [const_int(0)], helpers.new_list())
-        self.push(TValue(K_REF, r, [], owned=True))
+        n = ins.arg
+        st = self.inline[-1].stack if self.inline else self.stack
+        items = st[len(st) - n:] if n else []
+        if any(i.kind in (K_TUPLE, K_NULL) for i in items):
+            raise TraceAbort("virtual value in a list display")
+        r = self.emit("call_r", [const_int(n)], helpers.new_list())
+        for k, item in enumerate(items):  # PyList_New leaves the n slots NULL
+            boxed, owned = self.box(item)
+            if not owned:
+                self.emit("incref", [boxed])
+            self.emit("setlistitem_r", [r, const_int(k), boxed], cp.LIST_ITEMS)
+            item.owned = False  # the list holds it now
+        del st[len(st) - n:]
+        self.push(TValue(K_REF, r, [i.py for i in items], owned=True))
 
     def op_STORE_FAST(self, ins: Any) -> None:
         self.write_local(ins.arg, self.pop())
@@ -1561,6 +1571,10 @@ class Tracer:
                 return TValue(K_INT, self.emit("getfield_i", [a.box], cp.VAR_SIZE), len(a.py))
         elif f is abs and len(args) == 1:
             return self.call_abs(args[0])
+        elif f is list and len(args) == 1 and args[0].kind == K_REF \
+                and type(args[0].py) in (list, tuple):
+            r = self.emit("call_r", [args[0].box], helpers.sequence_list())
+            return TValue(K_REF, r, list(args[0].py), owned=True)
         elif f in (min, max) and len(args) == 2:
             return self.call_minmax(f, args[0], args[1])
         elif f is float and len(args) == 1 and args[0].kind in (K_INT, K_BOOL, K_FLOAT):
