@@ -22,7 +22,7 @@ from tracejit.testing.oracle import differences, observe, observe_jit
 from tracejit.testing.programs import Program
 
 # programs per run; the C backend compiles through gcc, so it gets fewer
-EXAMPLES = {"llvm": 120, "x86_64": 120, "reference": 80, "c": 25}
+EXAMPLES = {"llvm": 250, "x86_64": 400, "reference": 150, "c": 50}
 SCALE = float(os.environ.get("TRACEJIT_FUZZ_EXAMPLES_SCALE", "1"))
 
 
