@@ -751,7 +751,25 @@ def list_displays(n, base):
     return total, last, base
 
 
+def stale_outer_local(n):
+    # i is read-only in the while loop, whose trace jumps into the inner for
+    # loop: it has to store i (passed to it unboxed by the outer loop) into
+    # the frame first, or the inner loop's exit resumes with a stale i
+    a0 = 0
+    for i in range(n):
+        k0 = 0
+        while k0 < 2:
+            k0 += 1
+            for _j in range(i % 4):
+                a0 = a0 % 3
+            a0 = i % 3
+        a0 = (i + i) % 3
+        a0 = i % 3
+    return a0
+
+
 PROGRAMS = [
+    ("stale_outer_local", stale_outer_local, lambda: (60,), True),
     ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
     ("dots_in_calls", dots_in_calls,
      lambda: ([[float(i + j) for j in range(12)] for i in range(60)],

@@ -657,8 +657,16 @@ class Tracer:
 
     def sync_frame_for(self, keep_locals: set[int]) -> None:
         """Before leaving compiled code at a header: put unboxed locals that the
-        target does not take as inputs into the frame."""
-        for idx in sorted(self.written):
+        target does not take as inputs into the frame.
+
+        A loop trace's unboxed inputs count as written: it may be entered
+        from another trace that passed them in registers without storing them
+        (see _complete_snapshots)."""
+        dirty = set(self.written)
+        if self.mode == "loop":
+            dirty |= {slot.index for slot in self.signature
+                      if slot.where == "local" and slot.kind != K_REF}
+        for idx in sorted(dirty):
             tv = self.locals[idx]
             if idx in keep_locals or tv is _LAZY or tv.kind == K_REF:
                 continue
