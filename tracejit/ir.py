@@ -212,7 +212,7 @@ class Const(Value):
         if self.type == FLOAT:
             return float_bits(self.value)
         if self.type == REF:
-            return 0 if self.value is None and self.is_null() else id(self.value)
+            return 0 if self.is_null() else id(self.value)
         return self.value
 
     def is_null(self) -> bool:

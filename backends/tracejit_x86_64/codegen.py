@@ -57,9 +57,7 @@ def _fits32(v: int) -> bool:
 
 
 def _raw(c: Const) -> int:
-    """The constant's 64-bit pattern (``Const.raw`` does not map NULL to 0)."""
-    if c.type == "r":
-        return 0 if c.is_null() else id(c.value)
+    """The constant's 64-bit pattern (NULL is 0)."""
     return c.raw()
 
 
