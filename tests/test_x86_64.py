@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
+import subprocess
 import sys
 import time
 
@@ -696,3 +698,24 @@ def test_cached_encodings_equal_peachpy_instruction_encode():
         assert direct == raw_bytes, (mn, spec)
         checked += 1
     assert checked > 100
+
+
+def test_dump_disassembles_with_capstone():
+    """TRACEJIT_X86_DUMP=1 prints the generated code; with capstone (a dev
+    dependency: a maintained disassembler beats reading hex) as instructions."""
+    pytest.importorskip("capstone")
+    script = ("import tracejit\n"
+              "tracejit.set_param(backend='x86_64', threshold=3)\n"
+              "@tracejit.jit\n"
+              "def f(n):\n"
+              "    t = 0\n"
+              "    for i in range(n):\n"
+              "        t += i\n"
+              "    return t\n"
+              "assert f(100) == 4950\n")
+    env = dict(os.environ, TRACEJIT_X86_DUMP="1")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "== loop" in out.stderr
+    assert any(m in out.stderr for m in ("jmp ", "jo ", "add ")), out.stderr[:2000]
