@@ -747,7 +747,8 @@ def list_displays(n, base):
         copy = list(base)
         copy[0] = row[0]
         total += copy[0] + len(row) + row[3]
-        last = [row[1], copy[-1]]
+        last = [row[1], copy[-1]] * (i % 3)
+        total += len([0.5] * (i % 5)) + len(base * 2)
     return total, last, base
 
 

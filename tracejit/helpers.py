@@ -80,6 +80,13 @@ _list_new = c_function("PyList_New", ctypes.c_void_p, ctypes.c_ssize_t)
 
 
 @functools.cache
+def sequence_repeat() -> CallDescr:
+    """``PySequence_Repeat(seq, n)``: a new list of n copies of a list's items."""
+    return _capi("PySequence_Repeat", REF + INT, REF,
+                 lambda a, n: new_ref(obj_at(a) * n))
+
+
+@functools.cache
 def sequence_list() -> CallDescr:
     """``PySequence_List(seq)``: a new list of a list's or tuple's items."""
     return _capi("PySequence_List", REF, REF, lambda a: new_ref(list(obj_at(a))))

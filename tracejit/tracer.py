@@ -953,10 +953,21 @@ class Tracer:
             raise TraceAbort(f"binary operator {ins.arg}")
         b = self.peek(1)
         a = self.peek(2)
-        res = self.binary(sym, a, b)
+        if sym == "*" and ins.arg < 13 and a.kind == K_REF and type(a.py) is list \
+                and b.kind in (K_INT, K_BOOL):
+            res = self.repeat_list(a, b)
+        else:
+            res = self.binary(sym, a, b)
         self.pop()
         self.pop()
+        self.drop(a)
         self.push(res)
+
+    def repeat_list(self, a: TValue, b: TValue) -> TValue:
+        """``list * int`` (e.g. ``[0.0] * n``): a new list."""
+        r = self.emit("call_r", [a.box, b.box], helpers.sequence_repeat())
+        self.emit("guard_nonnull", [r])  # MemoryError: CPython redoes it and raises
+        return TValue(K_REF, r, a.py * b.py, owned=True)
 
     def binary(self, sym: str, a: TValue, b: TValue) -> TValue:
         ka, kb = a.kind, b.kind
