@@ -63,6 +63,16 @@ RANGE_ITER_TYPE = type(iter(range(0)))
 # the addresses of False and True, so traces can box a computed bool by indexing
 _BOOL_TABLE = (ctypes.c_void_p * 2)(id(False), id(True))
 BOOL_TABLE_ADDRESS = ctypes.addressof(_BOOL_TABLE)
+
+
+def emit_box_bool(emit: Any, flag: Any) -> Any:
+    """IR for (False, True)[flag], a borrowed reference to an immortal object;
+    ``emit(name, args, descr=None)`` appends an operation and returns it."""
+    from tracejit.ir import const_int
+
+    offset = emit("int_lshift", [flag, const_int(3)])
+    address = emit("int_add", [const_int(BOOL_TABLE_ADDRESS), offset])
+    return emit("raw_load_r", [address], 0)
 LIST_ITER_TYPE = type(iter([]))
 TUPLE_ITER_TYPE = type(iter(()))
 

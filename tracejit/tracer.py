@@ -396,10 +396,7 @@ class Tracer:
         if tv.kind == K_BOOL:
             if isinstance(tv.box, Const):
                 return const_ref(bool(tv.box.value)), False
-            # (False, True)[b]: a borrowed reference to an immortal object
-            slot = self.emit("int_lshift", [tv.box, const_int(3)])
-            address = self.emit("int_add", [const_int(cp.BOOL_TABLE_ADDRESS), slot])
-            return self.emit("raw_load_r", [address], 0), False
+            return cp.emit_box_bool(self.emit, tv.box), False
         if tv.kind == K_REF:
             return tv.box, tv.owned
         raise TraceAbort(f"cannot box a {tv.kind}")

@@ -80,9 +80,7 @@ def build(rd: ResumeData, fail_types: str) -> Trace:
         if kind == K_FLOAT:
             return emit("call_r", [value], helpers.box_float())
         if kind == K_BOOL:
-            offset = emit("int_lshift", [value, const_int(3)])
-            address = emit("int_add", [const_int(cp.BOOL_TABLE_ADDRESS), offset])
-            ref = emit("raw_load_r", [address], 0)
+            ref = cp.emit_box_bool(emit, value)
         else:
             ref = value
             if owned:
