@@ -182,7 +182,7 @@ def test_unbox_int_and_guard_class():
     i1 = unbox_int(r0) descr=layout [r0]
     finish() [i1]
     """ % id(int)
-    from tracejit.runtime import long_layout
+    from tracejit.cpython import long_layout
 
     same_as_reference(text, [(id(v),) for v in values], {"layout": long_layout()})
 

@@ -546,7 +546,7 @@ def test_decref_to_zero_frees_and_keeps_live_values():
 
 
 def test_unbox_int_small_big_and_overflowing():
-    from tracejit.tracer import long_layout
+    from tracejit.cpython import long_layout
 
     text = """
     [r0, i1, f2]

@@ -82,16 +82,8 @@ _decref = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)(
     ctypes.cast(ctypes.pythonapi.Py_DecRef, ctypes.c_void_p).value)
 
 
-def addr(obj: object) -> int:
-    return id(obj)
-
-
 def iframe_of(frame: types.FrameType) -> int:
     return ctypes.c_void_p.from_address(id(frame) + FRAMEOBJ_IFRAME).value or 0
-
-
-def code_unit_base(frame: types.FrameType) -> int:
-    return id(frame.f_code) + CODE_ADAPTIVE
 
 
 _NLOCALSPLUS: dict[int, tuple[types.CodeType, int]] = {}
@@ -229,3 +221,70 @@ def c_api_address(name: str) -> int:
     from tracejit.backend import c_symbol
 
     return c_symbol(name)
+
+
+# -- bytecode differences the tracer needs ------------------------------------
+
+def with_null(value: Any, null: Any) -> tuple[Any, Any]:
+    """The two stack entries of a method-style ``LOAD_GLOBAL``/``LOAD_ATTR``
+    of a plain value: 3.12 pushes NULL first, 3.13 after."""
+    return (null, value) if PY312 else (value, null)
+
+
+def split_callable(first: Any, second: Any, is_null: Any) -> tuple[Any, Any]:
+    """The callable and its bound ``self`` (None) from the two stack entries
+    under a ``CALL``'s arguments: 3.12 ``[NULL, f]`` or ``[f, self]``; 3.13
+    ``[f, NULL]`` or ``[f, self]``."""
+    if PY312:
+        return (second, None) if is_null(first) else (first, second)
+    return (first, None) if is_null(second) else (first, second)
+
+
+def compare_op_index(arg: int) -> int:
+    """Which of ``< <= == != > >=`` a ``COMPARE_OP`` argument means."""
+    return arg >> (4 if PY312 else 5)
+
+
+# instructions after FOR_ITER's jump target to skip when the loop ends
+# (3.12: END_FOR; 3.13: END_FOR, POP_TOP), and what END_FOR pops when reached
+FOR_ITER_EXIT_SKIP = 1 if PY312 else 2
+END_FOR_POPS = 2 if PY312 else 1
+
+
+# -- raw reads of CPython objects the tracer looks into ------------------------
+
+def seqiter_seq(it: Any) -> Any:
+    """The sequence of a list/tuple iterator, None once exhausted."""
+    address = ctypes.c_void_p.from_address(id(it) + SEQITER_SEQ).value
+    return None if not address else ctypes.cast(address, ctypes.py_object).value
+
+
+def seqiter_index(it: Any) -> int:
+    return ctypes.c_ssize_t.from_address(id(it) + SEQITER_INDEX).value
+
+
+def enum_iter(en: Any) -> Any:
+    """The iterator an ``enumerate`` object wraps."""
+    address = ctypes.c_void_p.from_address(id(en) + ENUM_ITER).value
+    return ctypes.cast(address, ctypes.py_object).value
+
+
+def enum_index(en: Any) -> int:
+    return ctypes.c_ssize_t.from_address(id(en) + ENUM_INDEX).value
+
+
+def enum_set_index(en: Any, value: int) -> None:
+    ctypes.c_ssize_t.from_address(id(en) + ENUM_INDEX).value = value
+
+
+_LONG_LAYOUT: list[Any] = []
+
+
+def long_layout() -> Any:
+    """Where compact ints keep tag and digit, for ``unbox_int``."""
+    if not _LONG_LAYOUT:
+        from tracejit.ir import LongLayout
+
+        _LONG_LAYOUT.append(LongLayout(LONG_TAG, LONG_DIGITS, LONG_NON_SIZE_BITS,
+                                       c_api_address("PyLong_AsLongAndOverflow")))
+    return _LONG_LAYOUT[0]

@@ -33,7 +33,7 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
              _limit: list[int] = _threshold) -> Any:
     if dst > src:
         return DISABLE
-    key = id(code) + (dst << 48)
+    key = id(code) + (dst << 48)  # LoopKey.counter_id(code, dst), inlined
     n = _get(key, 0) + 1
     if n < _limit[0]:
         _counts[key] = n
@@ -46,7 +46,7 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
         return DISABLE
     if _busy[0]:
         return None  # inside tracing or an exit: never re-enter the JIT
-    info = runtime.loop_info(code, dst)
+    info = runtime.loop_at(code, dst, key)
     _busy[0] = True
     try:
         frame = sys._getframe(2)

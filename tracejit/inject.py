@@ -23,11 +23,13 @@ from tracejit.ir import ExitDescr, Op, Trace, const_int
 from tracejit.params import log, params
 
 
-def instrument(trace: Trace, new_exit: Callable[[ExitDescr], ExitDescr],
-               first_index: int) -> int:
+def instrument(trace: Trace, shadowable: Callable[[ExitDescr], bool],
+               new_exit: Callable[[ExitDescr], ExitDescr], first_index: int) -> int:
     """Insert forced guards into ``trace``; return how many guards were seen.
 
-    ``new_exit(d)`` registers a fresh exit that resumes like ``d``;
+    ``shadowable(d)`` says whether exit ``d`` resumes in the interpreter (not
+    the loop's periodic pause); ``new_exit(d)`` registers a fresh exit that
+    resumes like ``d``;
     ``first_index`` is the global index of this trace's first guard.
     """
     nth = params["inject_nth"]
@@ -36,13 +38,12 @@ def instrument(trace: Trace, new_exit: Callable[[ExitDescr], ExitDescr],
     index = first_index
     for op in trace.ops:
         d = op.exit
-        if (op.is_guard() and op.name != "finish" and d is not None
-                and d.resume is not None and not d.periodic):
+        if op.is_guard() and op.name != "finish" and d is not None and shadowable(d):
             if chosen < 0 or chosen == index:
                 forced = new_exit(d)
                 out.extend(_forced_guard(op, forced, nth, trace))
                 log(f"inject: guard {index} ({op.name}, {trace.name}) shadowed by "
-                    f"exit {forced.number}, fails on execution {nth}; {d.resume}")
+                    f"exit {forced.number}, fails on execution {nth}")
             index += 1
         out.append(op)
     trace.ops = out

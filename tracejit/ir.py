@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -316,22 +316,18 @@ class LongLayout:
 
 @dataclass(eq=False)
 class ExitDescr:
-    """One way out of a trace.
+    """One way out of a trace: all a backend needs to know of it.
 
     ``number`` is what the compiled code returns; ``slot_address`` is an int64
     cell: when it holds a non-zero code address the exit jumps there (a bridge)
-    instead of returning.  ``resume`` is the runtime's description of how to
-    rebuild the interpreter state (opaque to backends).
+    instead of returning.  ``fail_types`` are the types of the guard's
+    ``fail_args`` as written to the exit buffer.  What the exit means (how to
+    resume, how often it failed) is the runtime's, keyed by ``number``.
     """
 
     number: int = -1
     slot_address: int = 0
-    resume: Any = None
     fail_types: str = ""
-    failures: int = 0
-    bridge: Any = None
-    periodic: bool = False  # the loop's regular pause for CPython: never bridged
-    injected: bool = False  # a failure forced by tracejit.inject (debug mode)
 
     def __repr__(self) -> str:
         return f"<exit {self.number}>"
@@ -344,7 +340,8 @@ class ExitDescr:
 class Op(Value):
     """One operation; also the SSA value it produces."""
 
-    __slots__ = ("name", "args", "descr", "exit", "fail_args", "snapshot", "type", "_index")
+    __slots__ = ("name", "args", "descr", "exit", "fail_args", "snapshot", "type", "_index",
+                 "pos")
 
     def __init__(self, name: str, args: Iterable[Value] = (), descr: Any = None) -> None:
         d = OPS[name]
@@ -356,6 +353,7 @@ class Op(Value):
         self.snapshot: Any = None  # tracer's resume snapshot, turned into exit.resume
         self.type = d.result
         self._index = -1
+        self.pos: tuple[Any, int] | None = None  # (code, bytecode offset) it was traced at
 
     @property
     def opdef(self) -> OpDef:
@@ -428,8 +426,9 @@ def _fmt_const(c: Const) -> str:
     return f"ConstPtr({c.value!r:.40})"
 
 
-def dump(trace: Trace) -> str:
-    """Render a trace as text (see :func:`parse` for the inverse)."""
+def dump(trace: Trace, annotate: Callable[[Op], str] | None = None) -> str:
+    """Render a trace as text (see :func:`parse` for the inverse);
+    ``annotate(guard)`` may add a comment to each guard (its resume point)."""
     names: dict[int, str] = {}
     counter = [0]
 
@@ -452,8 +451,10 @@ def dump(trace: Trace) -> str:
             text = f"{name_of(op)} = {text}"
         if op.fail_args is not None:
             text += " [" + ", ".join(name_of(a) for a in op.fail_args) + "]"
-        if op.exit is not None and op.exit.resume is not None:
-            text += f"  # {op.exit.resume}"
+        if annotate is not None and op.exit is not None:
+            note = annotate(op)
+            if note:
+                text += f"  # {note}"
         lines.append(text)
     return "\n".join(lines) + "\n"
 

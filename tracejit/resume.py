@@ -2,10 +2,13 @@
 
 At compile time each guard's tracer snapshot becomes a :class:`ResumeData`
 plus the list of IR values (``fail_args``) the compiled code writes to the
-exit buffer.  At run time :func:`rebuild` turns the buffer back into Python
-objects (materializing virtual tuples and ranges, boxing unboxed numbers) and
-:func:`write_back` puts them into the real frame and moves its instruction
-pointer to the guard's bytecode.
+exit buffer.  Every slot of a resumed frame is one of the slot classes below:
+a value of the exit buffer, a constant, NULL, or a virtual object (a tuple, a
+range) to build.  Each slot knows how to become a Python object
+(:meth:`Slot.materialize`, for the interpreter), a traced value (for a bridge
+traced from the exit) and IR that builds a reference (for a compiled
+write-back stub).  At run time :func:`rebuild` turns the buffer back into
+Python objects and :func:`write_back` puts them into the real frame.
 """
 
 from __future__ import annotations
@@ -13,66 +16,258 @@ from __future__ import annotations
 import ctypes
 import struct
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tracejit import cpython as cp
+from tracejit import helpers
+from tracejit.aborts import Abort, TraceAbort
 from tracejit.backend import c_function
+from tracejit.builder import IRBuilder
 from tracejit.helpers import obj_at
-from tracejit.ir import FLOAT, INT, REF, Const, Value
-from tracejit.tracer import K_BOOL, K_FLOAT, K_INT, K_NULL, K_REF, K_TUPLE, Snapshot, TValue
+from tracejit.ir import CONST_NULL, FLOAT, INT, REF, Const, InputArg, Value, const_int, const_ref
+from tracejit.values import (
+    K_BOOL,
+    K_FLOAT,
+    K_INT,
+    K_REF,
+    K_TUPLE,
+    NULL_T,
+    FrameSnapshot,
+    ResumeMode,
+    Snapshot,
+    TValue,
+    const_tvalue,
+)
 
-# A slot is a tuple:
-#   ("arg", k, kind, owned, frame_slot)  value k of the exit buffer
-#   ("const", obj)                        a constant object
-#   ("tuple", [slots])                    a virtual tuple
-#   ("range", [slots])                    a virtual range(start, stop, step)
-#   ("null",)                             C NULL
+
+class Slot:
+    """How one frame slot is rebuilt at an exit."""
+
+    compilable = True  # a write-back stub can build it
+
+    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+        """The Python object, from the decoded exit buffer ``values``; buffer
+        references the compiled code handed over go to ``owned_out``."""
+        raise NotImplementedError
+
+    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+        """The traced value a bridge starts with (``obj`` is materialized)."""
+        raise NotImplementedError
+
+    def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
+        """IR building a reference the frame will own."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class BufferSlot(Slot):
+    """Value ``index`` of the exit buffer, of kind int/bool/float/ref."""
+
+    index: int
+    kind: str
+    owned: bool  # a reference the compiled code hands over
+    frame_slot: int
+
+    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+        v = values[self.index]
+        if self.kind == K_INT:
+            return int(v)
+        if self.kind == K_BOOL:
+            return bool(v)
+        if self.kind == K_FLOAT:
+            return float(v)
+        if not v:
+            return cp.NULL
+        obj = obj_at(v)
+        if self.owned:
+            owned_out.append(v)
+        return obj
+
+    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+        tv = TValue(self.kind, inputargs[self.index], obj, owned=self.owned)
+        tv.frame_slot = self.frame_slot
+        return tv
+
+    def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
+        value = inputs[self.index]
+        if self.kind == K_INT:
+            return b.emit("call_r", [value], helpers.box_int())
+        if self.kind == K_FLOAT:
+            return b.emit("call_r", [value], helpers.box_float())
+        if self.kind == K_BOOL:
+            ref = cp.emit_box_bool(b.emit, value)
+        else:
+            ref = value
+            if self.owned:
+                return ref  # the compiled code hands its reference to the frame
+        b.emit("call_v", [ref], helpers.xincref())
+        return ref
+
+
+@dataclass(frozen=True)
+class ConstSlot(Slot):
+    obj: Any
+
+    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+        return self.obj
+
+    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+        return const_tvalue(obj)
+
+    def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
+        b.keepalive.append(self.obj)
+        ref = const_ref(self.obj)
+        b.emit("call_v", [ref], helpers.xincref())
+        return ref
+
+
+@dataclass(frozen=True)
+class NullSlot(Slot):
+    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+        return cp.NULL
+
+    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+        return NULL_T
+
+    def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
+        return CONST_NULL
+
+
+@dataclass(frozen=True)
+class VirtualTupleSlot(Slot):
+    """A tuple the trace never built: built from its items at the exit."""
+
+    items: tuple[Slot, ...]
+
+    @property
+    def compilable(self) -> bool:  # type: ignore[override]
+        return all(i.compilable for i in self.items)
+
+    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+        return tuple(i.materialize(values, owned_out) for i in self.items)
+
+    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+        return TValue(K_TUPLE, None, obj,
+                      [s.tvalue(o, inputargs) for s, o in zip(self.items, obj)])
+
+    def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
+        items = [item.new_reference(b, inputs) for item in self.items]
+        tup = b.emit("call_r", [const_int(len(items))], helpers.new_tuple())
+        for k, item in enumerate(items):  # the tuple takes over each reference
+            b.emit("setfield_r", [tup, item], cp.TUPLE_ITEMS + 8 * k)
+        return tup
+
+
+@dataclass(frozen=True)
+class VirtualRangeSlot(Slot):
+    """A ``range(start, stop, step)`` the trace never built."""
+
+    items: tuple[Slot, Slot, Slot]
+    compilable = False  # write-back stubs do not build ranges
+
+    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+        return range(*[i.materialize(values, owned_out) for i in self.items])
+
+    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+        parts = [obj.start, obj.stop, obj.step]
+        return TValue(K_REF, None, obj,
+                      items=[s.tvalue(o, inputargs) for s, o in zip(self.items, parts)])
+
+
+# ---------------------------------------------------------------------------
+# resume data
+
+
+@dataclass
+class FrameResume:
+    """How to rebuild one frame: its locals and stack, where it continues."""
+
+    code: types.CodeType
+    offset: int
+    locals: list[tuple[int, Slot]]
+    stack: list[Slot]
+    frame_depth: int
+    mode: ResumeMode = ResumeMode.BEFORE
+
+    def slots(self) -> list[Slot]:
+        return [s for _, s in self.locals] + list(self.stack)
 
 
 @dataclass
 class ResumeData:
-    code: types.CodeType
-    offset: int
-    locals: list[tuple[int, tuple]]
-    stack: list[tuple]
-    frame_depth: int
+    """The frames to rebuild at an exit, outermost first.
+
+    Exits of today's traces rebuild one frame (inlined calls are redone from
+    their outer ``CALL``); ``periodic`` marks the loop's pause for CPython.
+    """
+
+    frames: list[FrameResume]
+    periodic: bool = False
+
+    @property
+    def frame(self) -> FrameResume:
+        return self.frames[0]
+
+    @property
+    def code(self) -> types.CodeType:
+        return self.frames[0].code
+
+    @property
+    def offset(self) -> int:
+        return self.frames[0].offset
+
+    @property
+    def frame_depth(self) -> int:
+        return self.frames[0].frame_depth
+
+    def compilable(self) -> bool:
+        """Whether a write-back stub can rebuild every slot."""
+        return len(self.frames) == 1 and all(s.compilable for s in self.frame.slots())
 
     def __repr__(self) -> str:
-        return (f"resume at {self.code.co_name}:{self.offset} "
-                f"locals={[i for i, _ in self.locals]} stack={len(self.stack)}")
+        f = self.frames[0]
+        return (f"resume at {f.code.co_name}:{f.offset} "
+                f"locals={[i for i, _ in f.locals]} stack={len(f.stack)}")
 
 
-def build_resume(code: types.CodeType, snap: Snapshot, resolve: Any
+def build_resume(snap: Snapshot, resolve: Callable[[Value], Value]
                  ) -> tuple[ResumeData, list[Value]]:
     """Turn a snapshot into resume data and its fail_args.
 
     ``resolve`` maps an IR value to its optimized replacement.
     """
+    if len(snap.frames) != 1:
+        raise TraceAbort(Abort.INTERNAL, "a snapshot inside an inlined call")
     fail_args: list[Value] = []
     positions: dict[int, int] = {}
 
-    def slot(tv: TValue) -> tuple:
-        if tv.kind == K_NULL:
-            return ("null",)
+    def slot(tv: TValue) -> Slot:
+        if tv.kind == "null":
+            return NullSlot()
         if tv.kind == K_TUPLE:
-            return ("tuple", [slot(i) for i in tv.items])
+            return VirtualTupleSlot(tuple(slot(i) for i in tv.items))
         if tv.kind == K_REF and tv.box is None:
-            return ("range", [slot(i) for i in tv.items])
+            a, b, c = (slot(i) for i in tv.items)
+            return VirtualRangeSlot((a, b, c))
         v = resolve(tv.box)
         if isinstance(v, Const):
             if v.is_null():
-                return ("null",)
-            return ("const", _const_object(v, tv.kind))
+                return NullSlot()
+            return ConstSlot(_const_object(v, tv.kind))
         key = id(v)
         if key not in positions or tv.owned:
             positions[key] = len(fail_args)
             fail_args.append(v)
-        return ("arg", positions[key], tv.kind, tv.owned, tv.frame_slot)
+        return BufferSlot(positions[key], tv.kind, tv.owned, tv.frame_slot)
 
-    locs = [(idx, slot(tv)) for idx, tv in sorted(snap.locals.items())]
-    stack = [slot(tv) for tv in snap.stack]
-    return ResumeData(code, snap.offset, locs, stack, snap.frame_depth), fail_args
+    def frame(fs: FrameSnapshot) -> FrameResume:
+        locs = [(idx, slot(tv)) for idx, tv in sorted(fs.locals.items())]
+        return FrameResume(fs.code, fs.offset, locs, [slot(tv) for tv in fs.stack],
+                           fs.frame_depth, fs.mode)
+
+    return ResumeData([frame(f) for f in snap.frames], snap.periodic), fail_args
 
 
 def _const_object(c: Const, kind: str) -> Any:
@@ -84,6 +279,9 @@ def _const_object(c: Const, kind: str) -> Any:
         return float(c.value)
     return c.value
 
+
+# ---------------------------------------------------------------------------
+# at run time
 
 _BUFFER_VIEWS: dict[int, memoryview] = {}
 _DECODERS: dict[str, struct.Struct] = {}
@@ -103,39 +301,24 @@ def read_buffer(buf: int, types_: str) -> list[Any]:
     return list(decoder.unpack_from(view))
 
 
-def materialize(slot: tuple, values: list[Any], owned_out: list[Any]) -> Any:
-    tag = slot[0]
-    if tag == "arg":
-        _, k, kind, owned, _ = slot
-        v = values[k]
-        if kind == K_INT:
-            return int(v)
-        if kind == K_BOOL:
-            return bool(v)
-        if kind == K_FLOAT:
-            return float(v)
-        if not v:
-            return cp.NULL
-        obj = obj_at(v)
-        if owned:
-            owned_out.append(v)
-        return obj
-    if tag == "const":
-        return slot[1]
-    if tag == "tuple":
-        return tuple(materialize(s, values, owned_out) for s in slot[1])
-    if tag == "range":
-        return range(*[materialize(s, values, owned_out) for s in slot[1]])
-    return cp.NULL
-
-
 def rebuild(rd: ResumeData, values: list[Any]) -> tuple[dict[int, Any], list[Any], list[int]]:
     """Python objects for the frame; also the addresses whose ownership the
     compiled code handed over (release them once the frame holds them)."""
     owned: list[int] = []
-    locs = {idx: materialize(s, values, owned) for idx, s in rd.locals}
-    stack = [materialize(s, values, owned) for s in rd.stack]
+    f = rd.frame
+    locs = {idx: s.materialize(values, owned) for idx, s in f.locals}
+    stack = [s.materialize(values, owned) for s in f.stack]
     return locs, stack, owned
+
+
+def bridge_state(rd: ResumeData, locs: dict[int, Any], stack: list[Any],
+                 inputargs: list[InputArg]) -> tuple[dict[int, TValue], list[TValue]]:
+    """The traced locals and stack a bridge from this exit starts with."""
+    f = rd.frame
+    tv_locals = {idx: slot.tvalue(obj, inputargs)
+                 for (idx, slot), obj in zip(f.locals, locs.values())}
+    tv_stack = [slot.tvalue(obj, inputargs) for slot, obj in zip(f.stack, stack)]
+    return tv_locals, tv_stack
 
 
 _decref = c_function("Py_DecRef", None, ctypes.c_void_p)
@@ -149,4 +332,3 @@ def release(addresses: list[int]) -> None:
 def write_back(frame: types.FrameType, offset: int, locs: dict[int, Any], stack: list[Any],
                frame_depth: int) -> None:
     cp.write_frame(frame, offset, locs, stack, old_depth=frame_depth)
-

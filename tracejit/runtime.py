@@ -16,47 +16,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import helpers, inject, writeback
+from tracejit import inject, writeback
+from tracejit.aborts import Abort, TraceAbort
 from tracejit.backend import Backend, BackendUnavailable
-from tracejit.ir import (
-    CONST_NULL,
-    Const,
-    ExitDescr,
-    InputArg,
-    Op,
-    Trace,
-    Value,
-    const_int,
-    const_ref,
-    dump,
-)
+from tracejit.entry import ENTRY_FAIL, make_entry, prepend_checks
+from tracejit.ir import ExitDescr, InputArg, Op, Trace, Value, dump
+from tracejit.loopkey import LoopKey
 from tracejit.opt import optimize
 from tracejit.params import log, log_enabled, params, stats
+from tracejit.pause import PAUSE_COUNTER
 from tracejit.registry import get_backend
-from tracejit.resume import ResumeData, build_resume, read_buffer, rebuild, release, write_back
-from tracejit.tracer import (
-    ABSENT,
-    K_BOOL,
-    K_FLOAT,
-    K_INT,
-    K_NULL,
-    K_REF,
-    K_TUPLE,
-    NULL_T,
-    PAUSE_COUNTER,
-    GlobalAssumption,
-    InSlot,
-    Snapshot,
-    TraceAbort,
-    Tracer,
-    TraceResult,
-    TValue,
-    const_tvalue,
-    long_layout,
+from tracejit.resume import (
+    ResumeData,
+    bridge_state,
+    build_resume,
+    read_buffer,
+    rebuild,
+    release,
+    write_back,
 )
+from tracejit.tracer import Tracer, TraceResult
+from tracejit.values import GlobalAssumption, InSlot
 
-ENTRY_FAIL = 0
-LOOP_ENDED = "loop ended while tracing it"
 # Entering and leaving machine code costs about as much as CPython running
 # this many IR operations' worth of bytecode (~8 us: one IR op stands for
 # roughly 8 ns of interpreter work).  A loop that on average does less work
@@ -79,8 +60,7 @@ class LoopVersion:
 
 @dataclass(eq=False)
 class LoopInfo:
-    code: types.CodeType
-    header: int
+    key: LoopKey
     counter: int = 0
     threshold: int = 0
     versions: list[LoopVersion] = field(default_factory=list)
@@ -95,12 +75,22 @@ class LoopInfo:
     ops_per_iteration: int = 0  # of its first compiled version
 
     @property
+    def code(self) -> types.CodeType:
+        return self.key.code
+
+    @property
+    def header(self) -> int:
+        return self.key.offset
+
+    @property
     def name(self) -> str:
         return f"{self.code.co_name}@{self.code.co_firstlineno}:{self.header}"
 
 
 @dataclass(eq=False)
 class ExitInfo:
+    """What the runtime knows of one exit (the backend sees only ``descr``)."""
+
     descr: ExitDescr
     code: types.CodeType
     resume: ResumeData
@@ -109,13 +99,22 @@ class ExitInfo:
     # the exit of a bridge's final `finish`: tracing on from there would only
     # grow a chain of bridges that each stop where the last one did
     bridgeable: bool = True
+    failures: int = 0
+    bridge: Trace | None = None  # a bridge or write-back stub (also while compiling)
+    injected: bool = False  # a failure forced by tracejit.inject (debug mode)
+
+    @property
+    def periodic(self) -> bool:
+        """The loop's regular pause for CPython: never bridged."""
+        return self.resume.periodic
 
 
 class Runtime:
     """Process-wide JIT state."""
 
     def __init__(self) -> None:
-        self.loops: dict[tuple[int, int], LoopInfo] = {}
+        self.loops: dict[LoopKey, LoopInfo] = {}
+        self._by_counter: dict[int, LoopInfo] = {}
         # number 0: entry mismatch; 1: a write-back stub wrote the frame
         self.exits: list[ExitInfo | None] = [None, None]
         self._slots: list[Any] = []
@@ -160,13 +159,19 @@ class Runtime:
 
     # -- entering compiled code ----------------------------------------------
 
-    def loop_info(self, code: types.CodeType, header: int) -> LoopInfo:
-        key = (id(code), header)
+    def loop_info(self, key: LoopKey) -> LoopInfo:
         info = self.loops.get(key)
-        if info is None or info.code is not code:
-            info = LoopInfo(code, header, threshold=params["threshold"])
+        if info is None:
+            info = LoopInfo(key, threshold=params["threshold"])
             self.loops[key] = info
-            self.keepalive.append(code)
+        return info
+
+    def loop_at(self, code: types.CodeType, offset: int, counter_id: int) -> LoopInfo:
+        """The loop at header ``offset`` of ``code``, found by the hooks'
+        counter id (no key is built on this path, which every entry takes)."""
+        info = self._by_counter.get(counter_id)
+        if info is None or info.key.code is not code:
+            info = self._by_counter[counter_id] = self.loop_info(LoopKey(code, offset))
         return info
 
     def enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
@@ -215,23 +220,23 @@ class Runtime:
         ex = self.exits[number]
         assert ex is not None
         d = ex.descr
-        if d.periodic:  # a pause for CPython's pending work, not a failure
+        if ex.periodic:  # a pause for CPython's pending work, not a failure
             PAUSE_COUNTER.reset()
             self.resume_frame(frame, ex.resume, read_buffer(buf, d.fail_types))
             return
-        d.failures += 1
+        ex.failures += 1
         stats.guard_failures += 1
-        if d.injected:
+        if ex.injected:
             stats.forced_failures += 1
         stats.failures_per_loop[ex.loop_name] = stats.failures_per_loop.get(ex.loop_name, 0) + 1
         values = read_buffer(buf, d.fail_types)
-        if d.failures >= params["bridge_threshold"] and d.bridge is None \
+        if ex.failures >= params["bridge_threshold"] and ex.bridge is None \
                 and ex.code is frame.f_code:
             if ex.bridgeable and ex.bridge_attempts < 3:
                 ex.bridge_attempts += 1
                 self.trace_bridge(frame, ex, values)
                 return
-            if params["compiled_exits"] and not d.injected and writeback.supported(ex.resume):
+            if params["compiled_exits"] and not ex.injected and writeback.supported(ex.resume):
                 self.compile_writeback(ex)
         self.resume_frame(frame, ex.resume, values)
 
@@ -260,26 +265,24 @@ class Runtime:
 
     # -- tracing -------------------------------------------------------------
 
-    def find_targets(self, code: types.CodeType, offset: int, _kinds: Any) -> list:
-        info = self.loops.get((id(code), offset))
-        if info is None or info.code is not code:
-            return []
-        return list(info.versions)
+    def find_targets(self, key: LoopKey) -> list:
+        info = self.loops.get(key)
+        return [] if info is None else list(info.versions)
 
     def trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
         stats.loops_traced += 1
         t0 = time.perf_counter()
-        tracer = Tracer(frame, info.code, info.header, "loop", params["trace_limit"],
+        tracer = Tracer(frame, info.key, "loop", params["trace_limit"],
                         self.find_targets, params["inline_depth"])
         try:
             tracer.start_loop()
             result = tracer.run()
         except TraceAbort as e:
             stats.trace_time += time.perf_counter() - t0
-            if e.reason == LOOP_ENDED:
+            if e.reason is Abort.LOOP_ENDED:
                 info.retry_soon = True  # bad timing, not a bad loop: try next time
             else:
-                self._abort(info, e.reason)
+                self._abort(info, e.message)
             self._write_tracer_state(frame, tracer)
             return
         except BaseException as e:  # a tracer bug must not break the program
@@ -293,7 +296,7 @@ class Runtime:
         try:
             version, traces = self.prepare_header_trace(info, result)
         except Exception as e:
-            reason = e.reason if isinstance(e, TraceAbort) else \
+            reason = e.message if isinstance(e, TraceAbort) else \
                 f"compile error: {type(e).__name__}: {e}"
             self._abort(info, reason)
         else:
@@ -352,11 +355,8 @@ class Runtime:
         rd = ex.resume
         locs, stack, owned = rebuild(rd, values)
         inputargs = [InputArg(t) for t in ex.descr.fail_types]
-        tv_locals: dict[int, TValue] = {}
-        for (idx, slot), obj in zip(rd.locals, locs.values()):
-            tv_locals[idx] = _tvalue(slot, obj, inputargs)
-        tv_stack = [_tvalue(slot, obj, inputargs) for slot, obj in zip(rd.stack, stack)]
-        tracer = Tracer(frame, ex.code, rd.offset, "bridge", params["trace_limit"],
+        tv_locals, tv_stack = bridge_state(rd, locs, stack, inputargs)
+        tracer = Tracer(frame, LoopKey(ex.code, rd.offset), "bridge", params["trace_limit"],
                         self.find_targets, params["inline_depth"])
         tracer.start_bridge(tv_locals, tv_stack, rd.frame_depth, inputargs)
         self.unfinished_exit = None  # from here on the tracer owns the frame's state
@@ -370,7 +370,7 @@ class Runtime:
                 self._write_tracer_state(frame, tracer)
                 release(owned)
                 raise
-            reason = e.reason if isinstance(e, TraceAbort) else f"internal error: {e!r}"
+            reason = e.message if isinstance(e, TraceAbort) else f"internal error: {e!r}"
             stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
             log(f"bridge abort at {ex.loop_name} exit {ex.descr.number}: {reason}")
             self._write_tracer_state(frame, tracer)
@@ -380,7 +380,7 @@ class Runtime:
         if all(op.name == "finish" for op in result.trace.ops):
             # it stops where it starts (typically at a loop whose compiled code
             # expects other types): not worth compiling, nor trying again
-            reason = "bridge: " + getattr(tracer, "finish_reason", "empty")
+            reason = "bridge: " + (result.finish_reason or "empty")
             stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
             ex.bridgeable = False
             self._write_tracer_state(frame, tracer)
@@ -388,22 +388,22 @@ class Runtime:
             return
 
         def failed(e: BaseException) -> None:
-            reason = e.reason if isinstance(e, TraceAbort) else f"compile error: {e!r}"
+            reason = e.message if isinstance(e, TraceAbort) else f"compile error: {e!r}"
             stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
             log(f"bridge compile failed: {reason}")
-            ex.descr.bridge = None
+            ex.bridge = None
 
         try:
             closure = list(result.assumptions)
             if result.target is not None:
                 closure += result.target.closure
-            self._prepend_checks(result.trace, closure, initial)
+            prepend_checks(result.trace, closure, initial)
             self.prepare_trace(result.trace, ex.code, f"bridge{ex.descr.number}",
                                ex.loop_name)
         except Exception as e:
             failed(e)
         else:
-            ex.descr.bridge = result.trace  # also marks "being compiled"
+            ex.bridge = result.trace  # also marks "being compiled"
 
             def install() -> None:
                 ctypes.c_int64.from_address(ex.descr.slot_address).value = \
@@ -419,7 +419,7 @@ class Runtime:
         stub = writeback.build(ex.resume, ex.descr.fail_types)
         stub.name = f"writeback{ex.descr.number}"
         stub.loop_name = ex.loop_name
-        ex.descr.bridge = stub  # never bridged or stubbed again
+        ex.bridge = stub  # never bridged or stubbed again
 
         def install() -> None:
             ctypes.c_int64.from_address(ex.descr.slot_address).value = stub.compiled.address
@@ -444,7 +444,7 @@ class Runtime:
         trace = result.trace
         self.prepare_trace(trace, info.code, name, info.name)
         version = LoopVersion(trace, result.signature, closure, name=name, code=info.code)
-        entry = self.make_entry(version)
+        entry = make_entry(info.code, version.signature, closure, trace)
         self.prepare_trace(entry, info.code, name + "_entry", info.name)
         version.entry_trace = entry
         return version, [trace, entry]
@@ -500,75 +500,6 @@ class Runtime:
         if self._worker is not None:
             self._worker.submit(lambda: None).result()
 
-    def make_entry(self, version: LoopVersion) -> Trace:
-        """A trace that reads the frame, checks types and assumptions, and
-        enters the loop with unboxed values."""
-        ops: list[Op] = []
-        fail = ExitDescr(number=ENTRY_FAIL, slot_address=0)
-
-        def guard(name: str, args: list[Value]) -> None:
-            op = Op(name, args)
-            op.exit = fail
-            op.fail_args = []
-            ops.append(op)
-
-        fp = Op("get_frame")
-        ifr = Op("raw_load_i", [fp], cp.FRAMEOBJ_IFRAME)
-        ops += [fp, ifr]
-        nlocals = cp.nlocalsplus(version.code)
-        args: list[Value] = []
-        for slot in version.signature:
-            pos = slot.index if slot.where == "local" else nlocals + slot.index
-            r = Op("raw_load_r", [ifr], cp.IFRAME_LOCALSPLUS + 8 * pos)
-            ops.append(r)
-            if slot.kind == K_NULL:
-                is_null = Op("ptr_eq", [r, CONST_NULL])
-                ops.append(is_null)
-                guard("guard_true", [is_null])
-                continue
-            guard("guard_nonnull", [r])
-            guard("guard_class", [r, const_int(id(slot.pytype))])
-            if slot.kind == K_INT:
-                u = Op("unbox_int", [r], long_layout())
-                u.exit = fail
-                u.fail_args = []
-                ops.append(u)
-                args.append(u)
-            elif slot.kind == K_FLOAT:
-                u = Op("getfield_f", [r], cp.FLOAT_VALUE)
-                ops.append(u)
-                args.append(u)
-            elif slot.kind == K_BOOL:
-                u = Op("ptr_eq", [r, const_ref(True)])
-                ops.append(u)
-                args.append(u)
-            else:
-                args.append(r)
-        self._assumption_ops(version.closure, ops, guard)
-        ops.append(Op("jump", args, descr=version.trace))
-        return Trace([], ops, name="entry")
-
-    def _assumption_ops(self, closure: list[GlobalAssumption], ops: list[Op], guard: Any
-                        ) -> None:
-        for a in closure:
-            v = Op("call_i", [const_ref(a.namespace), const_ref(a.key)], helpers.dict_lookup())
-            ops.append(v)
-            expected = 0 if a.value is ABSENT else id(a.value)
-            guard("guard_value_i", [v, const_int(expected)])
-
-    def _prepend_checks(self, trace: Trace, closure: list[GlobalAssumption],
-                        initial: Snapshot) -> None:
-        ops: list[Op] = []
-
-        def guard(name: str, args: list[Value]) -> None:
-            op = Op(name, args)
-            op.exit = ExitDescr()
-            op.snapshot = initial
-            ops.append(op)
-
-        self._assumption_ops(closure, ops, guard)
-        trace.ops[:0] = ops
-
     def prepare_trace(self, trace: Trace, code: types.CodeType, name: str, loop_name: str
                       ) -> None:
         """Optimize ``trace`` and give every guard its exit and resume data."""
@@ -577,21 +508,16 @@ class Runtime:
             log(f"trace {name} ({loop_name}) before optimization:\n{dump(trace)}")
 
         def snapshot_values() -> list[Value]:
-            out: list[Value] = []
-            for op in trace.ops:
-                if op.snapshot is not None:
-                    for tv in list(op.snapshot.locals.values()) + op.snapshot.stack:
-                        _collect(tv, out)
-            return out
+            return [v for op in trace.ops if op.snapshot is not None
+                    for v in op.snapshot.values()]
 
         resolve = optimize(trace, snapshot_values, trace.header_snapshot)
         for op in trace.ops:
             if op.is_guard() and op.snapshot is not None:
-                rd, fail_args = build_resume(code, op.snapshot, resolve)
+                rd, fail_args = build_resume(op.snapshot, resolve)
                 d = op.exit if op.exit is not None else ExitDescr()
                 d.number = len(self.exits)
                 d.slot_address = self.new_slot()
-                d.resume = rd
                 d.fail_types = "".join(v.type for v in fail_args)
                 op.exit = d
                 op.fail_args = fail_args
@@ -599,18 +525,38 @@ class Runtime:
                                            bridgeable=op.name != "finish"))
                 op.snapshot = None
         if params["inject_nth"]:
+            def shadowable(d: ExitDescr) -> bool:
+                ex = self.exit_info(d)
+                return ex is not None and not ex.periodic
+
             def shadow(d: ExitDescr) -> ExitDescr:
+                original = self.exits[d.number]
                 forced = ExitDescr(number=len(self.exits), slot_address=self.new_slot(),
-                                   resume=d.resume, fail_types=d.fail_types, injected=True)
-                self.exits.append(ExitInfo(forced, code, d.resume, loop_name))
+                                   fail_types=d.fail_types)
+                self.exits.append(ExitInfo(forced, code, original.resume, loop_name,
+                                           injected=True))
                 return forced
 
-            self._guards_seen += inject.instrument(trace, shadow, self._guards_seen)
+            self._guards_seen += inject.instrument(trace, shadowable, shadow,
+                                                   self._guards_seen)
         stats.guards_compiled += sum(
-            1 for op in trace.ops if op.exit is not None and op.exit.resume is not None
-            and not op.exit.injected and op.name != "finish")
+            1 for op in trace.ops if op.exit is not None and op.name != "finish"
+            and (ex := self.exit_info(op.exit)) is not None and not ex.injected)
         trace.check()
         trace.loop_name = loop_name
+
+    def exit_info(self, d: ExitDescr) -> ExitInfo | None:
+        """The runtime's record of exit ``d`` (None for entry-trace exits and
+        exits of traces the runtime did not prepare)."""
+        if 1 < d.number < len(self.exits):
+            ex = self.exits[d.number]
+            if ex is not None and ex.descr is d:
+                return ex
+        return None
+
+    def annotate(self, op: Op) -> str:
+        ex = self.exit_info(op.exit) if op.exit is not None else None
+        return repr(ex.resume) if ex is not None else ""
 
     def backend_compile(self, traces: list[Trace]) -> None:
         """Compile traces; later ones may jump to earlier ones.  Backends with
@@ -632,7 +578,8 @@ class Runtime:
             for trace in traces:
                 log(f"trace {trace.name} ({trace.loop_name}) after optimization "
                     f"({len(trace.ops)} ops; batch of {len(traces)} compiled in "
-                    f"{dt * 1000:.2f} ms by {backend.name}):\n{dump(trace)}")
+                    f"{dt * 1000:.2f} ms by {backend.name}):\n"
+                    f"{dump(trace, self.annotate)}")
 
 
 _OWN_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (cp, ))
@@ -657,33 +604,6 @@ def is_user_exception(e: BaseException) -> bool:
 
 
 _STDLIB = os.path.dirname(os.__file__) + os.sep
-
-
-def _collect(tv: TValue, out: list[Value]) -> None:
-    if tv.items is not None:
-        for i in tv.items:
-            _collect(i, out)
-    elif tv.box is not None and not isinstance(tv.box, Const):
-        out.append(tv.box)
-
-
-def _tvalue(slot: tuple, obj: Any, inputargs: list[InputArg]) -> TValue:
-    tag = slot[0]
-    if tag == "arg":
-        _, k, kind, owned, frame_slot = slot
-        tv = TValue(kind, inputargs[k], obj, owned=owned)
-        tv.frame_slot = frame_slot
-        return tv
-    if tag == "const":
-        return const_tvalue(obj)
-    if tag == "tuple":
-        return TValue(K_TUPLE, None, obj,
-                      [_tvalue(s, o, inputargs) for s, o in zip(slot[1], obj)])
-    if tag == "range":
-        parts = [obj.start, obj.stop, obj.step]
-        return TValue(K_REF, None, obj, items=[_tvalue(s, o, inputargs)
-                                               for s, o in zip(slot[1], parts)])
-    return NULL_T
 
 
 runtime = Runtime()

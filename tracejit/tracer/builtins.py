@@ -1,0 +1,185 @@
+"""Recorders for builtin functions, keyed by the function object.
+
+Like LuaJIT's fast functions: each entry of :data:`BUILTINS` records one
+builtin's call as IR (``len`` of a list is a field read, ``abs`` of an int a
+few bit operations, ``math.sqrt`` a libm call with guards where CPython would
+raise).  A recorder returns None when the arguments are not ones it handles;
+the call then aborts the trace.  A new builtin is one entry plus its recorder.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Callable
+from typing import Any
+
+from tracejit import cpython as cp
+from tracejit import helpers
+from tracejit.aborts import Abort, TraceAbort
+from tracejit.ir import Const, const_float, const_int
+from tracejit.tracer.arith import as_float, guard_finite
+from tracejit.tracer.compare import PY_CMP
+from tracejit.tracer.core import Tracer
+from tracejit.values import (
+    K_BOOL,
+    K_FLOAT,
+    K_INT,
+    K_REF,
+    K_TUPLE,
+    NUMBER_KINDS,
+    TValue,
+    const_tvalue,
+)
+
+Recorder = Callable[[Tracer, Any, list[TValue]], TValue | None]
+BUILTINS: dict[Any, Recorder] = {}
+
+
+def builtin(*functions: Any) -> Callable[[Recorder], Recorder]:
+    def register(fn: Recorder) -> Recorder:
+        for f in functions:
+            BUILTINS[f] = fn
+        return fn
+    return register
+
+
+def call_builtin(t: Tracer, f: Any, args: list[TValue], kw: dict) -> TValue:
+    """Record ``f(*args, **kw)`` for a callable that is not a Python function."""
+    if kw:
+        raise TraceAbort(Abort.CALL, f"keyword arguments to {getattr(f, '__name__', f)}")
+    try:
+        recorder = BUILTINS.get(f)
+    except TypeError:  # an unhashable callable
+        recorder = None
+    res = recorder(t, f, args) if recorder is not None else None
+    if res is None:
+        raise TraceAbort(Abort.CALL,
+                         f"call to {getattr(f, '__qualname__', type(f).__name__)}")
+    return res
+
+
+@builtin(len)
+def call_len(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    if len(args) != 1:
+        return None
+    a = args[0]
+    if a.kind == K_TUPLE:
+        return const_tvalue(len(a.items))
+    if a.kind == K_REF and type(a.py) in (list, tuple):
+        return TValue(K_INT, t.emit("getfield_i", [a.box], cp.VAR_SIZE), len(a.py))
+    return None
+
+
+@builtin(abs)
+def call_abs(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    if len(args) != 1:
+        return None
+    a = args[0]
+    if a.kind == K_FLOAT:
+        return TValue(K_FLOAT, t.emit("float_abs", [a.box]), abs(a.py))
+    if a.kind in (K_INT, K_BOOL):
+        if isinstance(a.box, Const):
+            return const_tvalue(abs(a.py))
+        t.guard_true(t.emit("int_ne", [a.box, const_int(-(1 << 63))]))
+        m = t.emit("int_rshift", [a.box, const_int(63)])
+        r = t.emit("int_sub", [t.emit("int_xor", [a.box, m]), m])
+        return TValue(K_INT, r, abs(a.py))
+    raise TraceAbort(Abort.OPERATION, "abs of an object")
+
+
+@builtin(list)
+def call_list(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    if len(args) != 1 or args[0].kind != K_REF or type(args[0].py) not in (list, tuple):
+        return None
+    r = t.emit("call_r", [args[0].box], helpers.sequence_list())
+    return TValue(K_REF, r, list(args[0].py), owned=True)
+
+
+@builtin(min, max)
+def call_minmax(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    if len(args) != 2:
+        return None
+    a, b = args
+    if a.kind == K_FLOAT and b.kind == K_FLOAT:
+        # min(a, b) is b if b < a else a (max: b if b > a else a)
+        c = t.emit("float_lt" if f is min else "float_gt", [b.box, a.box])
+    elif a.kind in (K_INT, K_BOOL) and b.kind in (K_INT, K_BOOL):
+        if a.kind != b.kind:
+            raise TraceAbort(Abort.OPERATION, "min/max of a bool and an int")
+        c = t.emit("int_lt" if f is min else "int_gt", [b.box, a.box])
+    else:
+        raise TraceAbort(Abort.OPERATION, "min/max of mixed or non-numbers")
+    took_b = bool(PY_CMP["<" if f is min else ">"](b.py, a.py))
+    t.guard_true(c, took_b)
+    return b if took_b else a
+
+
+@builtin(float)
+def call_float(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    if len(args) != 1 or args[0].kind not in NUMBER_KINDS:
+        return None
+    return TValue(K_FLOAT, as_float(t, args[0]), float(args[0].py))
+
+
+@builtin(int)
+def call_int(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    if len(args) != 1 or args[0].kind not in NUMBER_KINDS:
+        return None
+    return to_int(t, args[0])
+
+
+def to_int(t: Tracer, a: TValue) -> TValue:
+    if a.kind in (K_INT, K_BOOL):
+        return TValue(K_INT, a.box, int(a.py))
+    x = a.py
+    if not math.isfinite(x) or not -2.0**63 < x < 2.0**63:
+        raise TraceAbort(Abort.BIG_INT, "int() of a huge float")
+    t.guard_true(t.emit("float_lt", [a.box, const_float(2.0**63)]))
+    t.guard_true(t.emit("float_gt", [a.box, const_float(-2.0**63)]))
+    return TValue(K_INT, t.emit("cast_float_to_int", [a.box]), int(x))
+
+
+@builtin(range)
+def call_range(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    if not 1 <= len(args) <= 3 or any(a.kind not in (K_INT, K_BOOL) for a in args):
+        return None
+    py = range(*[a.py for a in args])
+    vals = list(args)
+    if len(vals) == 1:
+        vals = [const_tvalue(0), vals[0], const_tvalue(1)]
+    elif len(vals) == 2:
+        vals = vals + [const_tvalue(1)]
+    if vals[2].py == 0 or not isinstance(vals[2].box, Const):
+        raise TraceAbort(Abort.OPERATION, "range with a variable or zero step")
+    return TValue(K_REF, None, py, items=vals)  # virtual until iterated
+
+
+@builtin(*[v for v in vars(math).values() if isinstance(v, types.BuiltinFunctionType)])
+def call_math(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    name = f.__name__
+    if any(a.kind not in NUMBER_KINDS for a in args):
+        raise TraceAbort(Abort.OPERATION, f"math.{name} on a non-number")
+    try:
+        py = f(*[a.py for a in args])
+    except Exception as e:
+        raise TraceAbort(Abort.RAISES, f"math.{name} raises {type(e).__name__}") from None
+    if name in helpers.MATH_TO_INT and len(args) == 1:
+        a = args[0]
+        if a.kind != K_FLOAT:
+            return TValue(K_INT, a.box, int(a.py))
+        r = t.emit("call_f", [a.box], helpers.libm(name))
+        return to_int(t, TValue(K_FLOAT, r, float(py)))
+    if name not in helpers.MATH_FUNCTIONS:
+        raise TraceAbort(Abort.CALL, f"math.{name} is not traced")
+    xs = [as_float(t, a) for a in args]
+    for x in xs:
+        guard_finite(t, x)
+    if name == "atan2":
+        t.guard_true(t.emit("float_ne", [xs[0], const_float(0.0)]))
+        t.guard_true(t.emit("float_ne", [xs[1], const_float(0.0)]))
+    r = t.emit("call_f", xs, helpers.libm(name))
+    # CPython raises where libm gives nan or inf from finite input
+    t.guard_true(t.emit("float_eq", [r, r]))
+    guard_finite(t, r)
+    return TValue(K_FLOAT, r, py)

@@ -1,0 +1,160 @@
+"""Handlers for calls: ``CALL`` (with 3.12's ``KW_NAMES`` and 3.13's
+``CALL_KW``), inlining of Python functions, and which callees may be inlined.
+
+A Python callee is traced as a new frame on the tracer's frame stack.
+Builtins are recorded by their entries in :mod:`tracejit.tracer.builtins`.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from tracejit import cpython as cp
+from tracejit.aborts import Abort, TraceAbort
+from tracejit.ir import Const
+from tracejit.tracer.builtins import call_builtin
+from tracejit.tracer.core import Tracer
+from tracejit.tracer.frame import Frame
+from tracejit.tracer.table import BYTECODES, bytecode
+from tracejit.values import K_NULL, K_REF, K_TUPLE, TValue, const_tvalue
+
+
+@bytecode("KW_NAMES", raw=True)
+def kw_names(t: Tracer, ins: Any) -> None:
+    # 3.12: KW_NAMES leaves the names in a C variable of the eval loop that
+    # the next CALL consumes, so the pair is one instruction for us: every
+    # guard and abort inside the call resumes CPython at the KW_NAMES
+    frame = t.top
+    t.kwnames = ins.argval if isinstance(ins.argval, tuple) else frame.code.co_consts[ins.arg]
+    call_ins = frame.instruction(frame.offset_after(ins.offset))
+    if call_ins.opname != "CALL":
+        raise TraceAbort(Abort.BYTECODE, "KW_NAMES not followed by CALL")
+    call(t, call_ins)
+
+
+@bytecode("CALL_KW", raw=True)
+def call_kw(t: Tracer, ins: Any) -> None:
+    # 3.13: the names tuple stays on the stack until the call is made, so
+    # that guards inside the call resume CPython at this CALL_KW
+    names = t.peek()
+    if names.kind != K_TUPLE:
+        raise TraceAbort(Abort.CALL, "CALL_KW without constant names")
+    t.kwnames = names.py
+    call(t, ins, names_on_stack=1)
+
+
+@bytecode("CALL", raw=True)
+def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
+    n = ins.arg
+    kwnames = t.kwnames
+    t.kwnames = ()
+    frame = t.top
+    st = frame.stack
+    top = len(st) - names_on_stack
+    args = st[top - n:top]
+    func, bound_self = cp.split_callable(st[top - n - 2], st[top - n - 1],
+                                         lambda v: v.kind == K_NULL)
+    if bound_self is not None:
+        args = [bound_self] + args
+    if func.kind != K_REF or not isinstance(func.box, Const):
+        raise TraceAbort(Abort.CALL, "call of a non-constant callable")
+    nkw = len(kwnames)
+    pos_args = args[:len(args) - nkw]
+    kw_args = dict(zip(kwnames, args[len(args) - nkw:]))
+    f = func.py
+    return_to = frame.offset_after(ins.offset)
+    if isinstance(f, types.FunctionType):
+        inline_call(t, f, pos_args, kw_args, n + names_on_stack, return_to)
+        return
+    res = call_builtin(t, f, pos_args, kw_args)
+    del st[top - n - 2:]
+    t.push(res)
+    frame.next_pc = return_to
+
+
+def inline_call(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict,
+                n: int, return_to: int) -> None:
+    """Continue tracing in ``f``'s code, on a new frame with bound arguments."""
+    code = f.__code__
+    if len(t.frames) - 1 >= t.inline_depth:
+        raise TraceAbort(Abort.INLINE, "inlining too deep (recursion)")
+    why = inline_refusal(code)
+    if why:
+        raise TraceAbort(Abort.INLINE, f"cannot inline {f.__qualname__}: {why}")
+    bound = bind_arguments(t, f, args, kw)
+    for a in bound:
+        if a is not None and a.kind == K_REF and a.owned:
+            raise TraceAbort(Abort.INLINE, "owned reference passed to an inlined call")
+    caller = t.top
+    caller.stack_before_call = list(caller.stack)
+    del caller.stack[len(caller.stack) - n - 2:]
+    t.keepalive.append(f)
+    t.frames.append(Frame.callee(f, bound, return_to))
+
+
+def bind_arguments(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict
+                   ) -> list[TValue | None]:
+    """The callee's locals: arguments by position and name, then defaults."""
+    code = f.__code__
+    nparams = code.co_argcount + code.co_kwonlyargcount
+    names = code.co_varnames[:nparams]
+    if len(args) > code.co_argcount:
+        raise TraceAbort(Abort.INLINE, "too many positional arguments")
+    bound: list[Any] = [None] * cp.nlocalsplus(code)
+    for i, a in enumerate(args):
+        bound[i] = a
+    for k, v in kw.items():
+        if k not in names or (names.index(k) < code.co_posonlyargcount):
+            raise TraceAbort(Abort.INLINE, "bad keyword argument")
+        i = names.index(k)
+        if bound[i] is not None:
+            raise TraceAbort(Abort.INLINE, "duplicate argument")
+        bound[i] = v
+    defaults = f.__defaults__ or ()
+    first_default = code.co_argcount - len(defaults)
+    for i in range(nparams):
+        if bound[i] is not None:
+            continue
+        if first_default <= i < code.co_argcount:
+            value = defaults[i - first_default]
+        elif i >= code.co_argcount and f.__kwdefaults__ and names[i] in f.__kwdefaults__:
+            value = f.__kwdefaults__[names[i]]
+        else:
+            raise TraceAbort(Abort.INLINE, "missing argument")
+        bound[i] = const_tvalue(value)
+        t.keepalive.append(value)
+    return bound
+
+
+# generators, coroutines, *args, **kwargs, nested functions' closures...
+_CO_REFUSED_FLAGS = 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200
+_refusals: dict[int, tuple[Any, str]] = {}
+
+
+def inline_refusal(code: types.CodeType) -> str:
+    """Why calls to ``code`` cannot be inlined ("" if they can).
+
+    Inlined functions must be free of side effects and loops, so that a guard
+    failing inside them can resume CPython before the call: the bytecode
+    table says which instructions qualify.
+    """
+    hit = _refusals.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    why = ""
+    if code.co_flags & _CO_REFUSED_FLAGS:
+        why = "generator, coroutine or *args/**kwargs"
+    elif code.co_cellvars or code.co_freevars:
+        why = "closure"
+    else:
+        for ins in cp.instructions(code):
+            entry = BYTECODES.get(ins.opname)
+            if entry is not None and not entry.in_callee:
+                why = f"contains {ins.opname}"
+                break
+            if entry is None or entry.handler is None:
+                why = f"unsupported bytecode {ins.opname}"
+                break
+    _refusals[id(code)] = (code, why)
+    return why

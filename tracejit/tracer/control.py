@@ -1,0 +1,78 @@
+"""Handlers for control flow: jumps, conditional branches and returns.
+
+A conditional branch records a guard on the direction it took; a return
+from an inlined callee pops its frame and pushes the result in the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracejit.tracer.compare import truth
+from tracejit.tracer.core import Tracer
+from tracejit.tracer.table import bytecode
+from tracejit.values import TValue, const_tvalue
+
+
+@bytecode("JUMP_FORWARD")
+def jump_forward(t: Tracer, ins: Any) -> None:
+    t.jump(ins.argval)
+
+
+# backward jumps make loops, which an inlined callee may not have
+bytecode("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", in_callee=False)(jump_forward)
+
+
+def _branch(t: Tracer, ins: Any, value: TValue, jump_if: bool) -> None:
+    b = truth(t, value)
+    t.guard_true(b.box, bool(b.py))
+    if bool(b.py) == jump_if:
+        t.jump(ins.argval)
+
+
+@bytecode("POP_JUMP_IF_FALSE", pops=1)
+def pop_jump_if_false(t: Tracer, ins: Any, value: TValue) -> None:
+    _branch(t, ins, value, False)
+
+
+@bytecode("POP_JUMP_IF_TRUE", pops=1)
+def pop_jump_if_true(t: Tracer, ins: Any, value: TValue) -> None:
+    _branch(t, ins, value, True)
+
+
+@bytecode("POP_JUMP_IF_NONE", pops=1)
+def pop_jump_if_none(t: Tracer, ins: Any, value: TValue) -> None:
+    # every traced value has a guarded class, so None-ness is known
+    if value.py is None:
+        t.jump(ins.argval)
+
+
+@bytecode("POP_JUMP_IF_NOT_NONE", pops=1)
+def pop_jump_if_not_none(t: Tracer, ins: Any, value: TValue) -> None:
+    if value.py is not None:
+        t.jump(ins.argval)
+
+
+@bytecode("RETURN_CONST", raw=True)
+def return_const(t: Tracer, ins: Any) -> None:
+    _return(t, const_tvalue(ins.argval))
+
+
+@bytecode("RETURN_VALUE", raw=True)
+def return_value(t: Tracer, ins: Any) -> None:
+    _return(t, t.pop() if t.in_callee else None)
+
+
+def _return(t: Tracer, value: TValue | None) -> None:
+    from tracejit.tracer.closing import finish
+
+    if not t.in_callee:
+        t.done = finish(t, "return from the traced function")
+        return
+    callee = t.frames.pop()
+    for v in callee.stack:
+        t.drop(v)
+    caller = t.top
+    caller.stack_before_call = None
+    caller.next_pc = callee.return_to
+    t.push(value)

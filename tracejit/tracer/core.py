@@ -1,0 +1,375 @@
+"""The tracer: a meta-interpreter of CPython bytecode that records a trace.
+
+It runs the hot loop for real, one bytecode at a time, on traced values
+(:class:`~tracejit.values.TValue`) and records IR for each through the
+:class:`~tracejit.tracer.recorder.Recorder`, with a guard wherever it relied
+on a run-time fact.  Every guard snapshots the interpreter state *before* the
+current bytecode of the outermost frame: resuming there lets CPython redo
+that bytecode generically, which is how exceptions, overflows and type
+changes get exactly CPython's behaviour.
+
+Frame model (see docs/architecture.md): ``int``/``float``/``bool`` locals live
+unboxed in the trace and reach the frame only at exits; reference locals are
+written through to the frame when stored, so loop-carried references are
+always owned by the frame.  Calls to small pure Python functions are inlined
+as frames of the tracer's frame stack; a guard inside them resumes before the
+outer ``CALL``.  Bytecode handlers live in the family modules registered in
+:mod:`tracejit.tracer.table`; loop closing in :mod:`tracejit.tracer.closing`.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tracejit import cpython as cp
+from tracejit import helpers
+from tracejit.aborts import Abort, TraceAbort
+from tracejit.ir import (
+    CONST_NULL,
+    REF,
+    Const,
+    InputArg,
+    Trace,
+    Value,
+    const_int,
+    const_ref,
+    fits_int64,
+)
+from tracejit.loopkey import LoopKey
+from tracejit.tracer.frame import LAZY, Frame
+from tracejit.tracer.recorder import Recorder
+from tracejit.tracer.table import BYTECODES
+from tracejit.values import (
+    IR_TYPE,
+    K_BOOL,
+    K_FLOAT,
+    K_INT,
+    K_NULL,
+    K_REF,
+    K_TUPLE,
+    Assumptions,
+    FrameSnapshot,
+    GlobalAssumption,
+    InSlot,
+    Snapshot,
+    TValue,
+    kind_of,
+    null_tvalue,
+)
+
+
+@dataclass(eq=False)
+class TraceResult:
+    """What the tracer hands to the runtime."""
+
+    trace: Trace
+    kind: str  # "loop", "header" (ends in another trace) or "bridge"
+    code: types.CodeType
+    header: int
+    signature: list[InSlot]
+    assumptions: list[GlobalAssumption]
+    target: Any = None  # the jump target (a runtime loop version) or None
+    frame_depth: int = 0
+    finish_reason: str = ""
+
+
+class Tracer:
+    """Records one trace starting from a live CPython frame.
+
+    ``mode`` is "loop" (start at the loop header ``key``, close when it comes
+    back) or "bridge" (start at a guard's resume point, end at any loop
+    header).  ``find_target(key)`` lists the compiled versions of a loop.
+    """
+
+    def __init__(self, frame: types.FrameType, key: LoopKey, mode: str, limit: int,
+                 find_target: Callable[[LoopKey], list], inline_depth: int = 6) -> None:
+        self.real_frame = frame
+        self.key = key
+        self.code = key.code
+        self.start = key.offset
+        self.mode = mode
+        self.limit = limit
+        self.find_target = find_target
+        self.inline_depth = inline_depth
+        self.rec = Recorder(self)
+        self.emit = self.rec.emit
+        self.guard_true = self.rec.guard_true
+        self.keepalive = self.rec.keepalive
+        self.inputargs: list[InputArg] = []
+        self.signature: list[InSlot] = []
+        self.assumptions = Assumptions()
+        self.outer = Frame.outer(self.code, self.start)
+        self.frames: list[Frame] = [self.outer]
+        self.headers = cp.loop_headers(self.code)
+        self.nlocals = cp.nlocalsplus(self.code)
+        self.frame_depth = 0
+        self.passed_headers: set[int] = set()
+        self.started = False
+        self.done: TraceResult | None = None
+        self.kwnames: tuple = ()  # names of the keyword arguments of the next CALL
+
+    # -- the frame stack -------------------------------------------------------
+
+    @property
+    def top(self) -> Frame:
+        return self.frames[-1]
+
+    @property
+    def in_callee(self) -> bool:
+        return len(self.frames) > 1
+
+    @property
+    def stack(self) -> list[TValue]:
+        """The outer frame's value stack."""
+        return self.outer.stack
+
+    # -- set-up ----------------------------------------------------------------
+
+    def start_loop(self) -> None:
+        """Stack slots at the header become typed inputs (they are iterators)."""
+        stack = cp.read_stack(self.real_frame)
+        self.frame_depth = len(stack)
+        for k, obj in enumerate(stack):
+            if obj is cp.NULL:
+                # e.g. the saved loop variable of a 3.12 inlined comprehension
+                self.signature.append(InSlot("stack", k, K_NULL, type(None), None))
+                self.stack.append(null_tvalue(k))
+                continue
+            arg = InputArg(REF)
+            self.signature.append(InSlot("stack", k, K_REF, type(obj), arg))
+            tv = TValue(K_REF, arg, obj)
+            tv.frame_slot = k
+            self.stack.append(tv)
+        self.started = True
+
+    def start_bridge(self, values: dict[int, TValue], stack: list[TValue], depth: int,
+                     inputargs: list[InputArg]) -> None:
+        self.inputargs = list(inputargs)
+        for idx, tv in values.items():
+            self.outer.locals[idx] = tv
+            self.outer.written.add(idx)
+        self.stack[:] = stack
+        self.frame_depth = depth
+        self.started = True
+
+    # -- snapshots -------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The state a guard recorded now resumes with: the outer frame before
+        its current bytecode (the outermost CALL while inside a callee)."""
+        outer = self.outer
+        stack = outer.stack if outer.stack_before_call is None else outer.stack_before_call
+        locals_ = {i: v for i, v in enumerate(outer.locals)
+                   if v is not LAZY and i in outer.written and v.kind != K_REF}
+        return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
+                                       [v.frozen() for v in stack], self.frame_depth)])
+
+    def forget_refs(self) -> None:
+        """Objects may be freed from here on: unboxed values no longer know
+        the object they came from (they will be boxed anew if stored)."""
+        todo = [tv for f in self.frames for tv in list(f.locals) + list(f.stack)]
+        while todo:
+            tv = todo.pop()
+            if isinstance(tv, TValue):
+                tv.ref = None
+                if tv.items:
+                    todo.extend(tv.items)
+
+    # -- the main loop ---------------------------------------------------------
+
+    def run(self) -> TraceResult:
+        from tracejit.tracer import closing
+
+        first = True
+        while True:
+            if not self.in_callee:
+                if self.outer.pc in self.headers and not first:
+                    return closing.close_at_header(self)
+                if len(self.rec.ops) > self.limit:
+                    raise TraceAbort(Abort.TOO_LONG)
+            first = False
+            self.step()
+            if self.done is not None:
+                return self.done
+
+    def step(self) -> None:
+        """Trace the top frame's current instruction."""
+        frame = self.top
+        ins = frame.instruction()
+        entry = BYTECODES.get(ins.opname)
+        if entry is None or entry.handler is None:
+            raise TraceAbort(Abort.BYTECODE, ins.opname)
+        self.rec.begin_bytecode(ins.opname, (frame.code, ins.offset))
+        frame.next_pc = frame.offset_after(ins.offset)
+        stack = frame.stack
+        saved = list(stack)
+        try:
+            if entry.raw:
+                entry.handler(self, ins)
+            else:
+                self._dispatch(entry, ins, stack)
+        except TraceAbort:
+            # CPython redoes this instruction: it must see the stack unchanged
+            stack[:] = saved
+            raise
+        if self.done is None:
+            top = self.top
+            top.pc = top.next_pc
+
+    def _dispatch(self, entry: Any, ins: Any, stack: list[TValue]) -> None:
+        npops = entry.npops(ins)
+        operands = stack[len(stack) - npops:] if npops else []
+        out = entry.handler(self, ins, *operands)
+        if out is None:
+            results: tuple = ()
+        elif isinstance(out, TValue):
+            results = (out,)
+        else:
+            results = tuple(out)
+        if len(results) != entry.npushes(ins):
+            raise TraceAbort(Abort.INTERNAL, f"{ins.opname} pushed {len(results)} values")
+        if npops:
+            del stack[len(stack) - npops:]
+        for tv in operands:
+            if all(tv is not r for r in results):
+                self.drop(tv)
+        stack.extend(results)
+
+    def jump(self, offset: int) -> None:
+        """The current instruction continues at ``offset`` (a taken branch)."""
+        self.top.next_pc = offset
+
+    # -- locals ----------------------------------------------------------------
+
+    def read_local(self, idx: int, allow_null: bool = False) -> TValue:
+        frame = self.top
+        if not frame.is_outer:
+            v = frame.locals[idx]
+            if v.kind == K_NULL:
+                raise TraceAbort(Abort.UNBOUND, "unbound local in inlined function")
+            return v
+        v = frame.locals[idx]
+        if v is not LAZY and v.kind == K_NULL and not allow_null:
+            raise TraceAbort(Abort.UNBOUND, "unbound local")
+        if v is LAZY:
+            v = frame.locals[idx] = self._read_real_local(idx, allow_null)
+        return v
+
+    def _read_real_local(self, idx: int, allow_null: bool) -> TValue:
+        """First use of a local of the outer frame: an input of a loop trace,
+        or a checked read of the frame in a bridge."""
+        obj = cp.read_local(self.real_frame, idx)
+        if obj is cp.NULL and allow_null and self.mode == "bridge":
+            r = self.rec.load_frame_slot(idx)
+            self.guard_true(self.emit("ptr_eq", [r, CONST_NULL]))
+            return null_tvalue()
+        if obj is cp.NULL:
+            raise TraceAbort(Abort.UNBOUND, "unbound local")
+        if self.mode == "loop":
+            k = kind_of(obj)
+            if k == K_INT and not fits_int64(obj):
+                raise TraceAbort(Abort.BIG_INT, "int beyond 64 bits in a local")
+            arg = InputArg(IR_TYPE[k])
+            self.signature.append(InSlot("local", idx, k, type(obj), arg))
+            if obj is None:
+                return TValue(K_REF, const_ref(None), None)
+            return TValue(k, arg, obj)
+        r = self.rec.load_frame_slot(idx)
+        self.emit("guard_nonnull", [r])
+        return self.unbox(r, obj)
+
+    def write_local(self, idx: int, tv: TValue) -> None:
+        frame = self.top
+        if not frame.is_outer:
+            frame.locals[idx] = tv
+            return
+        if tv.kind == K_REF:
+            if tv.box is None:
+                raise TraceAbort(Abort.VIRTUAL, "virtual range stored in a local")
+            self.rec.store_frame_slot(idx, tv.box, tv.owned)
+            tv.owned = False
+        if tv.kind == K_TUPLE and any(i.kind == K_TUPLE for i in tv.items):
+            raise TraceAbort(Abort.VIRTUAL, "nested virtual tuple in a local")
+        frame.locals[idx] = tv
+        frame.written.add(idx)
+
+    # -- the value stack (for raw handlers) --------------------------------------
+
+    def push(self, tv: TValue) -> None:
+        self.top.stack.append(tv)
+
+    def pop(self) -> TValue:
+        return self.top.stack.pop()
+
+    def peek(self, n: int = 1) -> TValue:
+        return self.top.stack[-n]
+
+    def drop(self, tv: TValue) -> None:
+        """A value leaves the stack for good: release what the trace owns."""
+        if tv.kind == K_REF and tv.owned:
+            self.emit("decref", [tv.box])
+            tv.owned = False
+
+    # -- boxes -----------------------------------------------------------------
+
+    def unbox(self, r: Value, obj: Any) -> TValue:
+        """Guard the class of ``r`` (concretely ``obj``) and unbox it."""
+        self.emit("guard_class", [r, const_int(id(type(obj)))])
+        k = kind_of(obj)
+        if k == K_INT:
+            if not fits_int64(obj):
+                raise TraceAbort(Abort.BIG_INT, "int beyond 64 bits")
+            tv = TValue(K_INT, self.emit("unbox_int", [r], cp.long_layout()), obj)
+        elif k == K_FLOAT:
+            tv = TValue(K_FLOAT, self.emit("getfield_f", [r], cp.FLOAT_VALUE), obj)
+        elif k == K_BOOL:
+            tv = TValue(K_BOOL, self.emit("ptr_eq", [r, const_ref(True)]), obj)
+        elif obj is None:
+            return TValue(K_REF, const_ref(None), None)
+        else:
+            return TValue(K_REF, r, obj)
+        tv.ref = r  # storing the value again stores this very object
+        return tv
+
+    def box(self, tv: TValue) -> tuple[Value, bool]:
+        """An object reference for ``tv``; returns (value, owned)."""
+        if tv.ref is not None:
+            return tv.ref, False
+        if tv.kind == K_INT:
+            if isinstance(tv.box, Const):
+                self.keepalive.append(tv.py)
+                return const_ref(tv.py), False
+            return self.emit("call_r", [tv.box], helpers.box_int()), True
+        if tv.kind == K_FLOAT:
+            return self.emit("call_r", [tv.box], helpers.box_float()), True
+        if tv.kind == K_BOOL:
+            if isinstance(tv.box, Const):
+                return const_ref(bool(tv.box.value)), False
+            return cp.emit_box_bool(self.emit, tv.box), False
+        if tv.kind == K_REF:
+            return tv.box, tv.owned
+        raise TraceAbort(Abort.VIRTUAL, f"cannot box a {tv.kind}")
+
+    # -- globals ---------------------------------------------------------------
+
+    def globals(self) -> dict:
+        return self.top.globals(self.real_frame)
+
+    def builtins(self) -> dict | None:
+        if self.top.is_outer:
+            return self.real_frame.f_builtins
+        b = self.globals().get("__builtins__")
+        return b.__dict__ if isinstance(b, types.ModuleType) else b
+
+    # -- state for CPython when tracing stops ----------------------------------
+
+    def concrete_state(self) -> tuple[int, dict[int, Any], list[Any]]:
+        """Offset, locals to write and stack, as Python objects, for resuming
+        CPython at the instruction that is about to be traced."""
+        outer = self.outer
+        loc = {i: v.concrete() for i, v in enumerate(outer.locals) if v is not LAZY}
+        stack = outer.stack if outer.stack_before_call is None else outer.stack_before_call
+        return outer.pc, loc, [v.concrete() for v in stack]

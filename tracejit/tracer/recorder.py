@@ -1,0 +1,95 @@
+"""The recorder: every operation the tracer records goes through :meth:`emit`.
+
+Like PyPy's ``execute_and_record`` and LuaJIT's ``emitir``, ``emit`` folds a
+pure operation whose arguments are all constants into a constant instead of
+recording it.  A guard gets the snapshot of the interpreter state before the
+current bytecode.  Since CPython redoes that bytecode when the guard fails,
+no guard may follow a side effect of the same bytecode: ``emit`` enforces
+this, so a handler that breaks the rule aborts its trace instead of
+producing code that would do the effect twice.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Protocol
+
+from tracejit.aborts import Abort, TraceAbort
+from tracejit.builder import IRBuilder
+from tracejit.ir import OPS, Const, ExitDescr, Op, Value
+from tracejit.opt.fold import evaluate
+from tracejit.values import Snapshot
+
+# operations whose effect CPython would see done twice if it redid the bytecode
+_FRAME_OR_HEAP_WRITES = {"setfield_i", "setfield_r", "raw_store_i", "raw_store_r",
+                         "setlistitem_r", "decref"}
+
+
+def has_visible_effect(op: Op) -> bool:
+    """Whether redoing the bytecode after ``op`` would repeat a side effect."""
+    if op.name in _FRAME_OR_HEAP_WRITES:
+        return True
+    if op.name.startswith("call_"):
+        d = op.descr
+        return bool(getattr(d, "releases", False) or getattr(d, "writes", False))
+    return False
+
+
+class Interpreter(Protocol):
+    def snapshot(self) -> Snapshot: ...
+    def forget_refs(self) -> None: ...
+
+
+class Recorder(IRBuilder):
+    """Records the trace for ``interpreter``: its ``snapshot()`` describes the
+    state for a new guard, its ``forget_refs()`` runs before anything that may
+    free objects.  The recorder refers to it weakly, so that the tracer and
+    the traced values it holds are freed as soon as tracing ends (a cycle
+    would keep the program's objects alive until the next collection)."""
+
+    def __init__(self, interpreter: Interpreter) -> None:
+        super().__init__()
+        self._interpreter = weakref.ref(interpreter)
+        self.guards: list[Op] = []
+        self._effect: Op | None = None  # the first side effect of this bytecode
+        self.bytecode = ""
+        self.position: tuple[Any, int] | None = None
+
+    def begin_bytecode(self, name: str, position: tuple[Any, int]) -> None:
+        self._effect = None
+        self.bytecode = name
+        self.position = position
+
+    def emit(self, name: str, args: list[Value] | tuple = (), descr: Any = None) -> Op:
+        d = OPS[name]
+        if d.pure and not d.guard and args and all(isinstance(a, Const) for a in args):
+            value = evaluate(name, [a.value for a in args])
+            if value is not None:
+                return Const(d.result, value)  # type: ignore[return-value]
+        op = Op(name, args, descr)
+        op.pos = self.position
+        if name == "decref" or (name.startswith("call_") and descr.releases):
+            self._interpreter().forget_refs()
+        if d.guard:
+            if self._effect is not None:
+                raise TraceAbort(Abort.INTERNAL, f"{name} after {self._effect.name} "
+                                 f"in {self.bytecode}")
+            op.snapshot = self._interpreter().snapshot()
+            op.exit = ExitDescr()
+            self.guards.append(op)
+        elif self._effect is None and has_visible_effect(op):
+            self._effect = op
+        self.ops.append(op)
+        return op
+
+    def after_effects(self) -> None:
+        """The current bytecode's remaining operations come after its side
+        effects by design (closing a trace: no bytecode is redone)."""
+        self._effect = None
+
+    def guard_true(self, cond: Value, expected: bool = True) -> None:
+        if isinstance(cond, Const):
+            if bool(cond.value) != expected:
+                raise TraceAbort(Abort.INTERNAL, "constant guard fails")
+            return
+        self.emit("guard_true" if expected else "guard_false", [cond])
