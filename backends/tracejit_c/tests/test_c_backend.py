@@ -20,7 +20,8 @@ from tracejit.registry import available_backends, get_backend
 
 pytestmark = pytest.mark.skipif("c" not in available_backends(), reason="c backend unusable")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the repository root: this file is backends/tracejit_c/tests/test_c_backend.py
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 

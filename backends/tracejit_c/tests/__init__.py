@@ -1,0 +1,1 @@
+"""Tests of the C backend (run by pytest from the repository root)."""
