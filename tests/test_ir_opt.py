@@ -52,13 +52,14 @@ def test_parse_rejects_unknown_ops():
         parse("[i0]\ni1 = int_frobnicate(i0)\nfinish()")
 
 
-def _opt(text):
-    t = parse(text)
+def _opt(text, ns=None, header=None):
+    """Optimize a text trace (``header``: a loop's header snapshot, for LICM)."""
+    t = parse(text, ns)
     keep = []
     for op in t.ops:
         if op.fail_args:
             keep += op.fail_args
-    resolve = optimize(t, lambda: keep)
+    resolve = optimize(t, lambda: keep, header)
     for op in t.ops:
         if op.fail_args:
             op.fail_args = [resolve(v) for v in op.fail_args]
@@ -230,4 +231,265 @@ def test_helpers_say_what_they_do():
     for name in helpers.MATH_FUNCTIONS:
         d = helpers.libm(name)
         assert d.pure and not d.can_raise and d.writes is Writes.NOTHING, name
+
+
+# ---------------------------------------------------------------------------
+# the passes ask the table: an op added to it is optimized by its entry
+
+HEADER = object()  # stands for a loop's header snapshot: LICM runs
+
+
+def _names(t):
+    return [op.name for op in t.ops]
+
+
+def _add_ops(monkeypatch, *defs):
+    for d in defs:
+        monkeypatch.setitem(OPS, d.name, d)
+
+
+def test_a_new_pure_op_is_folded_merged_dropped_and_hoisted(monkeypatch):
+    _add_ops(monkeypatch, ir.OpDef("test_avg", "ii", "i", Effect.PURE, doc="(a + b) >> 1",
+                                   evaluate=lambda a, b: (a + b) >> 1))
+    t = _opt("""
+    [i0]
+    i1 = test_avg(4, 8)
+    i2 = test_avg(i0, i1)
+    i3 = test_avg(i0, i1)
+    i4 = test_avg(i0, 100)
+    i5 = int_add(i2, i3)
+    finish(i5)
+    """)
+    assert _names(t) == ["test_avg", "int_add", "finish"]
+    assert t.ops[0].args[1].value == 6
+    t = _opt("""
+    [i0, i1]
+    label(i0, i1)
+    i2 = test_avg(i0, 10)
+    i3 = int_add(i1, i2)
+    jump(i0, i3)
+    """, header=HEADER)
+    assert _names(t) == ["test_avg", "label", "int_add", "jump"]
+
+
+def _load_and_store_ops(monkeypatch, heap=ir.HEAP_FIELD):
+    _add_ops(
+        monkeypatch,
+        ir.OpDef("test_load", "r", "i", Effect.LOAD, heap=heap, descr="offset",
+                 doc="int64 at a + offset"),
+        ir.OpDef("test_store", "ri", "v", Effect.STORE, heap=heap, descr="offset",
+                 doc="store int64 at a + offset"),
+    )
+
+
+def test_a_new_load_op_is_merged_until_a_store_may_overwrite_it(monkeypatch):
+    _load_and_store_ops(monkeypatch)
+    text = """
+    [r0, i1]
+    i2 = test_load(r0) descr=A
+    {between}
+    i3 = test_load(r0) descr=A
+    i4 = test_load(r0) descr=B
+    i5 = int_add(i2, i3)
+    finish(i5)
+    """
+    ns = {"A": ir.FieldOffset(16, "test.a"), "B": ir.FieldOffset(24, "test.b"),
+          "C": ir.FieldOffset(16, "test.c")}
+    quiet = _opt(text.format(between="test_store(r0, i1) descr=C"), ns)  # another field
+    # merged; the unused one dropped
+    assert _names(quiet) == ["test_load", "test_store", "int_add", "finish"]
+    written = _opt(text.format(between="test_store(r0, i1) descr=A"), ns)
+    assert _names(written).count("test_load") == 2
+    plain = _opt(text.format(between="test_store(r0, i1) descr=16"), ns)  # unnamed: may alias
+    assert _names(plain).count("test_load") == 2
+
+
+def test_a_new_load_op_is_hoisted_only_from_loops_that_cannot_write_it(monkeypatch):
+    _load_and_store_ops(monkeypatch)
+    loop = """
+    [r0, i1]
+    label(r0, i1)
+    i2 = test_load(r0) descr=16
+    i3 = int_add(i1, i2)
+    {store}
+    jump(r0, i3)
+    """
+    hoisted = _opt(loop.format(store="test_store(r0, i3) descr=24"), header=HEADER)
+    assert _names(hoisted)[:2] == ["test_load", "label"]
+    stays = _opt(loop.format(store="test_store(r0, i3) descr=16"), header=HEADER)
+    assert _names(stays)[:2] == ["label", "test_load"]
+
+
+def test_a_new_guard_op_is_deduplicated_proved_by_constants_and_kept(monkeypatch):
+    _add_ops(monkeypatch, ir.OpDef("test_guard_pos", "i", "v", Effect.GUARD,
+                                   guard=True, doc="exit unless a > 0",
+                                   evaluate=lambda a: True if a > 0 else None))
+    t = _opt("""
+    [i0]
+    test_guard_pos(i0) []
+    test_guard_pos(i0) []
+    test_guard_pos(5) []
+    test_guard_pos(-5) []
+    finish()
+    """)
+    assert _names(t) == ["test_guard_pos", "test_guard_pos", "finish"]
+    assert t.ops[1].args[0].value == -5  # always exits: stays
+
+
+# ---------------------------------------------------------------------------
+# what calls write, as their descriptors say
+
+ALLOC = ir.CallDescr("alloc", 0, "f", "r", allocates=True, writes=Writes.NOTHING)
+APPEND = ir.CallDescr("append", 0, "rr", "i", writes=Writes.ARGS)
+ANYTHING = ir.CallDescr("anything", 0, "r", "v", releases=True)
+SQRT = ir.CallDescr("sqrt", 0, "f", "f", pure=True)
+CALLS = {"ALLOC": ALLOC, "APPEND": APPEND, "ANYTHING": ANYTHING, "SQRT": SQRT,
+         "L": ir.LongLayout(16, 24, 3, 0), "T": ir.FieldOffset(16, "test.t")}
+
+
+@pytest.mark.parametrize("between,loads", [
+    ("r9 = call_r(1.5) descr=ALLOC", 1),
+    ("r9 = call_r(f1) descr=ALLOC", 1),
+    ("incref(r0)", 1),
+    ("i9 = call_i(r0, r0) descr=APPEND", 2),
+    ("call_v(r0) descr=ANYTHING", 2),
+    ("decref(r0)", 2),
+    ("f9 = call_f(f1) descr=SQRT", 1),
+])
+def test_cached_loads_survive_calls_that_write_nothing(between, loads):
+    t = _opt(f"""
+    [r0, f1]
+    i2 = getfield_i(r0) descr=T
+    {between}
+    i3 = getfield_i(r0) descr=T
+    i4 = int_add(i2, i3)
+    finish(i4)
+    """, CALLS)
+    assert _names(t).count("getfield_i") == loads
+
+
+def test_pure_calls_are_merged_dropped_and_hoisted_allocations_are_not():
+    t = _opt("""
+    [f0]
+    f1 = call_f(f0) descr=SQRT
+    f2 = call_f(f0) descr=SQRT
+    f3 = call_f(2.0) descr=SQRT
+    r4 = call_r(f0) descr=ALLOC
+    r5 = call_r(f0) descr=ALLOC
+    r6 = call_r(f0) descr=ALLOC
+    f7 = float_add(f1, f2)
+    finish(f7, r4, r5)
+    """, CALLS)
+    assert _names(t) == ["call_f", "call_r", "call_r", "call_r", "float_add", "finish"]
+    loop = _opt("""
+    [f0, f1]
+    label(f0, f1)
+    f2 = call_f(f0) descr=SQRT
+    r3 = call_r(f0) descr=ALLOC
+    f4 = float_add(f1, f2)
+    decref(r3)
+    jump(f0, f4)
+    """, CALLS, header=HEADER)
+    assert _names(loop) == ["call_f", "label", "call_r", "float_add", "decref", "jump"]
+
+
+def test_loads_are_hoisted_over_allocating_calls_not_over_writing_ones():
+    loop = """
+    [r0, f1]
+    label(r0, f1)
+    f2 = getfield_f(r0) descr=T
+    f3 = float_add(f1, f2)
+    {call}
+    jump(r0, f3)
+    """
+    moved = _opt(loop.format(call="r4 = call_r(f3) descr=ALLOC\nsetlistitem_r(r0, 0, r4) descr=24"),
+                 CALLS, HEADER)
+    assert _names(moved)[:2] == ["getfield_f", "label"]
+    for call in ["i4 = call_i(r0, r0) descr=APPEND", "call_v(r0) descr=ANYTHING"]:
+        stays = _opt(loop.format(call=call), CALLS, HEADER)
+        assert _names(stays)[:2] == ["label", "getfield_f"], call
+
+
+def test_an_int_value_is_never_clobbered():
+    t = _opt("""
+    [r0]
+    i1 = unbox_int(r0) descr=L []
+    call_v(r0) descr=ANYTHING
+    i2 = unbox_int(r0) descr=L []
+    i3 = int_add(i1, i2)
+    finish(i3)
+    """, CALLS)
+    assert _names(t).count("unbox_int") == 1
+
+
+# ---------------------------------------------------------------------------
+# heaps: which store may overwrite which load
+
+@pytest.mark.parametrize("load,store,merged", [
+    ("getlistitem_r(r0, 0) descr=LI", "setlistitem_r(r0, 1, r1) descr=LI", True),
+    ("getlistitem_r(r0, 0) descr=LI", "setlistitem_r(r0, i2, r1) descr=LI", False),
+    ("getlistitem_r(r0, 0) descr=LI", "setlistitem_r(r0, 0, r1) descr=LI", False),
+    ("getlistitem_r(r0, 0) descr=LI", "setfield_r(r0, r1) descr=LI", False),  # item array
+    ("getlistitem_r(r0, 0) descr=LI", "setfield_i(r0, i2) descr=T", True),
+    ("getlistitem_r(r0, 0) descr=LI", "raw_store_i(i2, i2) descr=0", True),
+    ("getarrayitem_r(r0, 2) descr=24", "setlistitem_r(r0, 2, r1) descr=LI", True),
+    ("getarrayitem_r(r0, 2) descr=24", "setfield_r(r0, r1) descr=40", False),  # item 2
+    ("getarrayitem_r(r0, 2) descr=24", "setfield_r(r0, r1) descr=32", True),
+    ("getarrayitem_r(r0, i2) descr=24", "setfield_r(r0, r1) descr=32", False),
+    ("getarrayitem_r(r0, i2) descr=24", "setfield_r(r0, r1) descr=T", True),
+    ("getfield_r(r0) descr=T", "setfield_r(r0, r1) descr=U", True),  # another name
+    ("getfield_r(r0) descr=T", "setfield_r(r0, r1) descr=16", False),  # unnamed, same offset
+    ("getfield_r(r0) descr=T", "raw_store_r(i2, r1) descr=16", False),  # one address space
+    ("getfield_r(r0) descr=T", "raw_store_r(i2, r1) descr=24", True),
+    ("raw_load_r(i2) descr=16", "setfield_r(r0, r1) descr=16", False),
+    ("raw_load_r(i2) descr=16", "setlistitem_r(r0, 0, r1) descr=LI", True),
+])
+def test_what_a_store_may_overwrite(load, store, merged):
+    ns = {"LI": ir.FieldOffset(24, "list.items"), "T": ir.FieldOffset(16, "test.t"),
+          "U": ir.FieldOffset(16, "test.u")}
+    t = _opt(f"""
+    [r0, r1, i2]
+    r3 = {load}
+    {store}
+    r4 = {load}
+    finish(r3, r4)
+    """, ns)
+    loads = [op for op in t.ops if op.type == "r"]
+    assert len(loads) == (1 if merged else 2)
+
+
+def test_overflow_checks_merge_and_fold_when_they_cannot_fail():
+    t = _opt("""
+    [i0]
+    i1 = int_add_ovf(i0, 1)
+    i2 = int_add_ovf(i0, 1)
+    i3 = int_mul_ovf(3, 4)
+    i4 = int_add_ovf(9223372036854775807, 1)
+    i5 = int_add(i1, i2)
+    i6 = int_add(i5, i3)
+    finish(i6, i4)
+    """)
+    assert _names(t) == ["int_add_ovf", "int_add_ovf", "int_add", "int_add", "finish"]
+    assert t.ops[1].args[0].value == ir.INT64_MAX  # always exits: kept
+    assert t.ops[3].args[1].value == 12
+
+
+def test_fold_edge_values():
+    from tracejit.opt.fold import evaluate
+
+    assert evaluate("float_truediv", [1.0, -0.0]) == -math.inf
+    assert math.isnan(evaluate("float_truediv", [0.0, 0.0]))
+    assert evaluate("int_lshift", [1, 64]) is None  # outside the domain
+    assert evaluate("int_rshift", [-8, 1]) == -4
+    assert evaluate("cast_float_to_int", [math.nan]) is None
+    assert evaluate("cast_float_to_int", [-2.9]) == -2
+    assert evaluate("cast_float_to_int", [2.0**63]) is None
+    assert evaluate("int_mul_ovf", [1 << 62, 2]) is None
+    assert evaluate("int_lshift_ovf", [3, 62]) is None
+    assert evaluate("guard_true", [0]) is None and evaluate("guard_true", [5]) is True
+    obj = object()
+    assert evaluate("ptr_eq", [obj, obj]) == 1  # objects stand for their addresses
+    assert evaluate("ptr_ne", [ir.NULL_VALUE, 0]) == 0
+    assert evaluate("guard_class", [id(obj), id(object)]) is None  # reads memory
+    assert evaluate("unknown_op", [1]) is None
 
