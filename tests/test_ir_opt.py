@@ -493,3 +493,90 @@ def test_fold_edge_values():
     assert evaluate("guard_class", [id(obj), id(object)]) is None  # reads memory
     assert evaluate("unknown_op", [1]) is None
 
+
+# ---------------------------------------------------------------------------
+# one evaluation: folding computes what the reference backend executes
+
+_EDGE_INTS = [0, 1, -1, 2, -3, 7, 31, 62, 63, 64, -64, 1 << 31, (1 << 32) + 5,
+              ir.INT64_MAX, ir.INT64_MIN, ir.INT64_MAX - 1, ir.INT64_MIN + 1, -(10**15)]
+_EDGE_FLOATS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e308, -1e308, 5e-324, math.inf,
+                -math.inf, math.nan, 2.0**63, -(2.0**63), 2.0**53 + 1, -7.25]
+_OBJECTS = (object(), object())
+_EDGE_REFS = [0, id(_OBJECTS[0]), id(_OBJECTS[1])]
+_EDGES = {"i": _EDGE_INTS, "f": _EDGE_FLOATS, "r": _EDGE_REFS}
+FOLDABLE = [name for name, d in OPS.items() if d.evaluate is not None]
+
+
+def _bits(type_, v):
+    if type_ == "f":
+        return "nan" if math.isnan(v) else ir.float_bits(v)
+    return v
+
+
+def _const(type_, v):
+    if type_ == "r":
+        return ir.CONST_NULL if v == 0 else ir.const_ref(_OBJECTS[_EDGE_REFS.index(v) - 1])
+    return ir.Const(type_, v)
+
+
+def _fold_pass(name, values):
+    """The optimizer on ``name`` applied to constants: ("value", v), ("exits",)
+    when the op stays, or ("holds",) when a guard without a result vanished."""
+    d = OPS[name]
+    op = ir.Op(name, [_const(t, v) for t, v in zip(d.args, values)])
+    ops = [op, ir.Op("finish", [op] if d.result != "v" else [])]
+    for o in ops:
+        o.exit, o.fail_args = ir.ExitDescr(), []
+    t = ir.Trace([], ops)
+    resolve = optimize(t, lambda: [])
+    if d.result == "v":
+        return ("exits",) if name in _names(t) else ("holds",)
+    result = resolve(op)
+    return ("value", _bits(d.result, result.value)) if result.is_const() else ("exits",)
+
+
+@pytest.mark.parametrize("name", FOLDABLE)
+def test_folding_and_the_reference_backend_agree_on_edge_values(name):
+    import ctypes
+    import itertools
+
+    from tracejit.opt.fold import evaluate
+    from tracejit.registry import get_backend
+
+    d = OPS[name]
+    args = ", ".join(f"{t}{k}" for k, t in enumerate(d.args))
+    res = f"{d.result}9 = " if d.result != "v" else ""
+    trace = parse(f"""
+    [{args}]
+    {res}{name}({args}) []
+    finish() [{d.result + "9" if res else ""}]
+    """)
+    for number, guard in enumerate(trace.guards(), 1):  # the op's own exit is 1
+        guard.exit.number = number
+    finished = len(trace.guards())
+    compiled = get_backend("reference").compile(trace)
+    buf = (ctypes.c_int64 * 4)()
+    checked = 0
+    for values in itertools.product(*(_EDGES[t] for t in d.args)):
+        try:
+            d.evaluate(*values)
+        except (ArithmeticError, ValueError):
+            continue  # outside the op's domain: undefined, nothing to compare
+        folded = evaluate(name, list(values))
+        for k, (t, v) in enumerate(zip(d.args, values)):
+            buf[k] = ir.float_bits(v) if t == "f" else v
+        exit = compiled.run(0, ctypes.addressof(buf))
+        where = f"{name}{values}"
+        if d.result == "v":
+            assert exit == (finished if folded else 1), where
+            assert _fold_pass(name, values) == (("holds",) if folded else ("exits",)), where
+        elif folded is None:
+            assert exit == 1 and d.guard, where
+            assert _fold_pass(name, values) == ("exits",), where
+        else:
+            got = ir.bits_float(buf[0]) if d.result == "f" else buf[0]
+            assert exit == finished, where
+            assert _bits(d.result, got) == _bits(d.result, folded), where
+            assert _fold_pass(name, values) == ("value", _bits(d.result, folded)), where
+        checked += 1
+    assert checked
