@@ -3,7 +3,11 @@ tracejit helpers written as ctypes callbacks.
 
 Each helper is a :class:`~tracejit.ir.CallDescr` with a Python implementation
 working on machine-level values (``pyimpl``) so that the reference backend
-gives exactly the same results as compiled code.
+gives exactly the same results as compiled code, and with what the call does:
+whether it can raise, run Python code or free objects (``releases``), what it
+writes, whether it only allocates.  The optimizer trusts these: each one below
+says why it holds for the arguments the tracer passes.  (Allocating does not
+run the cyclic GC on 3.12+: it is only scheduled, for the eval loop.)
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tracejit.backend import c_function, c_symbol
-from tracejit.ir import FLOAT, INT, REF, VOID, CallDescr
+from tracejit.ir import FLOAT, INT, REF, VOID, CallDescr, Writes
 
 _py_object = ctypes.py_object
 
@@ -39,32 +43,46 @@ def _capi(name: str, argtypes: str, restype: str, pyimpl: Callable, **kw: Any) -
     return CallDescr(name, c_symbol(name), argtypes, restype, pyimpl=pyimpl, **kw)
 
 
+# what a call that only makes a new object does: it writes no memory a trace
+# loads, and fails only with MemoryError (NULL)
+_ALLOCATES: dict[str, Any] = {"allocates": True, "writes": Writes.NOTHING, "can_raise": True}
+
+
 @functools.cache
 def box_float() -> CallDescr:
-    return _capi("PyFloat_FromDouble", FLOAT, REF, lambda x: new_ref(float(x)))
+    """``PyFloat_FromDouble``: a new float (NULL on MemoryError)."""
+    return _capi("PyFloat_FromDouble", FLOAT, REF, lambda x: new_ref(float(x)), **_ALLOCATES)
 
 
 @functools.cache
 def box_int() -> CallDescr:
-    return _capi("PyLong_FromLongLong", INT, REF, lambda x: new_ref(int(x)))
+    """``PyLong_FromLongLong``: a new int, or a cached small one (NULL on MemoryError)."""
+    return _capi("PyLong_FromLongLong", INT, REF, lambda x: new_ref(int(x)), **_ALLOCATES)
 
 
 @functools.cache
 def get_iter() -> CallDescr:
+    """``PyObject_GetIter``: may call ``__iter__``, i.e. any Python code."""
     return _capi(
-        "PyObject_GetIter", REF, REF, lambda a: new_ref(iter(obj_at(a))), releases=True
+        "PyObject_GetIter", REF, REF, lambda a: new_ref(iter(obj_at(a))),
+        releases=True, can_raise=True, writes=Writes.ANYTHING,
     )
 
 
 @functools.cache
 def dict_lookup() -> CallDescr:
-    """``PyDict_GetItem`` returning the borrowed value's address (0 if absent)."""
+    """``PyDict_GetItem`` returning the borrowed value's address (0 if absent).
+
+    Its result changes when the dict does (not pure).  The keys are names
+    (exact str): hashing and comparing them runs no Python code, and
+    ``PyDict_GetItem`` swallows errors, so it raises and writes nothing."""
 
     def impl(d: int, k: int) -> int:
         value = obj_at(d).get(obj_at(k), _MISSING)
         return 0 if value is _MISSING else id(value)
 
-    return _capi("PyDict_GetItem", REF + REF, INT, impl)
+    return _capi("PyDict_GetItem", REF + REF, INT, impl, can_raise=False,
+                 writes=Writes.NOTHING)
 
 
 _MISSING = object()
@@ -73,7 +91,7 @@ _MISSING = object()
 @functools.cache
 def new_list() -> CallDescr:
     """``PyList_New(n)``: n NULL slots that the trace fills in."""
-    return _capi("PyList_New", INT, REF, lambda n: _list_new(n) or 0)
+    return _capi("PyList_New", INT, REF, lambda n: _list_new(n) or 0, **_ALLOCATES)
 
 
 _list_new = c_function("PyList_New", ctypes.c_void_p, ctypes.c_ssize_t)
@@ -81,33 +99,42 @@ _list_new = c_function("PyList_New", ctypes.c_void_p, ctypes.c_ssize_t)
 
 @functools.cache
 def sequence_repeat() -> CallDescr:
-    """``PySequence_Repeat(seq, n)``: a new list of n copies of a list's items."""
+    """``PySequence_Repeat(seq, n)``: a new list of n copies of a list's items.
+
+    The tracer passes a list: repeating it runs no Python code (the items
+    are only increfed); MemoryError is the only failure."""
     return _capi("PySequence_Repeat", REF + INT, REF,
-                 lambda a, n: new_ref(obj_at(a) * n))
+                 lambda a, n: new_ref(obj_at(a) * n), **_ALLOCATES)
 
 
 @functools.cache
 def sequence_list() -> CallDescr:
-    """``PySequence_List(seq)``: a new list of a list's or tuple's items."""
-    return _capi("PySequence_List", REF, REF, lambda a: new_ref(list(obj_at(a))))
+    """``PySequence_List(seq)``: a new list of a list's or tuple's items.
+
+    For a list or a tuple (what the tracer passes) no Python code runs."""
+    return _capi("PySequence_List", REF, REF, lambda a: new_ref(list(obj_at(a))),
+                 **_ALLOCATES)
 
 
 @functools.cache
 def list_append() -> CallDescr:
-    """``PyList_Append(list, item)``: the list takes its own reference."""
+    """``PyList_Append(list, item)``: the list takes its own reference.
+
+    Writes the list's size, items and (growing it) its item array; -1 on
+    MemoryError.  No Python code runs."""
 
     def impl(lst: int, item: int) -> int:
         obj_at(lst).append(obj_at(item))
         return 0
 
-    return _capi("PyList_Append", REF + REF, INT, impl)
+    return _capi("PyList_Append", REF + REF, INT, impl, can_raise=True, writes=Writes.ARGS)
 
 
 @functools.cache
 def new_tuple() -> CallDescr:
     """PyTuple_New(n): a tuple whose n items the caller stores (owned)."""
 
-    return _capi("PyTuple_New", INT, REF, lambda n: _tuple_new(n) or 0)
+    return _capi("PyTuple_New", INT, REF, lambda n: _tuple_new(n) or 0, **_ALLOCATES)
 
 
 _tuple_new = c_function("PyTuple_New", ctypes.c_void_p, ctypes.c_ssize_t)
@@ -115,34 +142,38 @@ _tuple_new = c_function("PyTuple_New", ctypes.c_void_p, ctypes.c_ssize_t)
 
 @functools.cache
 def xincref() -> CallDescr:
-    """``Py_IncRef``: like ``incref`` but accepts NULL."""
+    """``Py_IncRef``: like ``incref`` but accepts NULL (writes only a refcount)."""
 
     def impl(a: int) -> None:
         if a:
             _incref(obj_at(a))
 
-    return _capi("Py_IncRef", REF, VOID, impl)
+    return _capi("Py_IncRef", REF, VOID, impl, can_raise=False, writes=Writes.NOTHING)
 
 
 @functools.cache
 def xdecref() -> CallDescr:
-    """``Py_DecRef``: like ``decref`` but accepts NULL."""
+    """``Py_DecRef``: like ``decref`` but accepts NULL.  Freeing an object runs
+    its finalizer, i.e. any Python code; errors there are only reported
+    (unraisable), never raised."""
 
     def impl(a: int) -> None:
         if a:
             _decref(a)
 
-    return _capi("Py_DecRef", REF, VOID, impl, releases=True)
+    return _capi("Py_DecRef", REF, VOID, impl, releases=True, can_raise=False,
+                 writes=Writes.ANYTHING)
 
 
 @functools.cache
 def new_object() -> CallDescr:
     """_PyObject_New(type): an uninitialized object of a fixed-size type whose
     fields the trace then sets (used for range iterators)."""
-    return _capi("_PyObject_New", INT, REF, lambda t: new_ref(iter(range(0))))
+    return _capi("_PyObject_New", INT, REF, lambda t: new_ref(iter(range(0))), **_ALLOCATES)
 
 
-# -- callbacks written in Python: used off the hot path
+# -- callbacks written in Python: used off the hot path.  Running Python code
+# may run anything (the GC, finalizers, signal handlers) and raise.
 
 _CALLBACKS: list[Any] = []
 
@@ -153,7 +184,8 @@ def _callback(name: str, argtypes: str, func: Callable[..., int]) -> CallDescr:
     cb = proto(func)
     _CALLBACKS.append(cb)
     address = ctypes.cast(cb, ctypes.c_void_p).value or 0
-    return CallDescr(name, address, argtypes, REF, releases=True, pyimpl=func)
+    return CallDescr(name, address, argtypes, REF, releases=True, pyimpl=func,
+                     can_raise=True, writes=Writes.ANYTHING)
 
 
 @functools.cache
@@ -175,7 +207,9 @@ def libm(name: str) -> CallDescr:
     def impl(*args: float) -> float:
         return _c_semantics(pyfunc, args)
 
-    return CallDescr(name, c_symbol(name), FLOAT * arity, FLOAT, pure=True, pyimpl=impl)
+    # errors show as nan/inf (errno is not read): no exception, no writes
+    return CallDescr(name, c_symbol(name), FLOAT * arity, FLOAT, pure=True, pyimpl=impl,
+                     can_raise=False, writes=Writes.NOTHING)
 
 
 def _c_semantics(func: Callable[..., float], args: tuple[float, ...]) -> float:

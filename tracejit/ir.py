@@ -7,11 +7,17 @@ leave the trace: each carries an :class:`ExitDescr` naming the exit and the
 values (``fail_args``) that are written to the exit buffer when it fails.
 
 ``OPS`` below is the single definition of the operation set: the tracer, the
-optimizer passes, the reference interpreter and every backend read it.
+optimizer passes, the reference interpreter and every backend read it.  Each
+entry says what the operation does besides computing its result (its
+:class:`Effect`, the heap it reads or writes, whether it may exit) and, when
+its result follows from its arguments alone, how to compute it
+(``evaluate``): constant folding and the reference backend both use that one
+function.  Calls describe their effects in their :class:`CallDescr`.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import struct
 from collections.abc import Callable, Iterable
@@ -21,137 +27,251 @@ from typing import Any
 INT, FLOAT, REF, VOID = "i", "f", "r", "v"
 
 
+class Effect(enum.Enum):
+    """What an operation does besides computing its result.
+
+    The optimizer passes decide by this (and by :attr:`OpDef.heap`,
+    :attr:`OpDef.guard` and a call's :class:`CallDescr`), never by op names.
+    """
+
+    PURE = "pure"  # the result depends only on the arguments; nothing else happens
+    LOAD = "load"  # reads memory of ``heap``: a later store or call may change the result
+    STORE = "store"  # writes memory of ``heap``
+    ALLOC = "alloc"  # makes a new object (no op does yet: allocation is a call)
+    CALL = "call"  # calls a C function; its CallDescr says what the call does
+    GUARD = "guard"  # checks a condition and exits the trace when it does not hold
+    CONTROL = "control"  # label, jump, finish: the shape of the trace
+
+
+# The heaps that loads and stores touch (``OpDef.heap``).  Within "field" and
+# "raw" memory (base + offset, one address space) a FieldOffset's tag names
+# the field: differently named fields never overlap, and a plain int offset
+# may overlap anything at that offset.  Item heaps are written only by item
+# stores and calls, and an array item also by an unnamed field store past the
+# array's start (filling a fresh tuple).  No load reads a reference count.
+HEAP_FIELD = "field"  # (char*)ref + offset: a field of an object
+HEAP_RAW = "raw"  # int address + offset: frames, counters, tables (may be fields too)
+HEAP_LISTITEM = "listitem"  # items of a list's item array (reached through a field)
+HEAP_ARRAYITEM = "arrayitem"  # inline items of a variable-size object (tuple items)
+HEAP_REFCOUNT = "refcount"  # reference counts: incref and decref
+HEAP_INT = "int"  # the value of an int object: never changes, nothing writes it
+IMMUTABLE_HEAPS = frozenset({HEAP_INT})
+
+
 @dataclass(frozen=True)
 class OpDef:
-    """Static description of one IR operation."""
+    """Static description of one IR operation.
+
+    ``evaluate`` (None when the result is not a function of the arguments
+    alone) computes the op on machine-level values: wrapping int64 ints,
+    IEEE doubles, references as addresses (0 is NULL).  It returns the
+    result; a guard returns None when it would exit (a guard without a
+    result returns True when it holds); arguments outside the op's domain
+    (a zero divisor, a shift count outside 0..63) raise ``ArithmeticError``
+    or ``ValueError``.
+    """
 
     name: str
     args: str  # one type letter per argument; "*" = any number of any type
     result: str  # "i", "f", "r" or "v"
-    pure: bool = False  # no side effects, result depends only on the arguments
+    effect: Effect
+    heap: str | None = None  # for loads and stores: the memory they touch
     guard: bool = False  # may exit the trace
     releases: bool = False  # may free objects / run arbitrary code (decref, calls)
     descr: str | None = None  # kind of descriptor the op needs
+    evaluate: Callable[..., Any] | None = None
     doc: str = ""
+
+    @property
+    def pure(self) -> bool:
+        """No side effects; the result depends only on the arguments (an
+        overflow-checking op is pure and also a guard)."""
+        return self.effect is Effect.PURE
+
+
+# -- evaluation on machine-level values (shared by folding and the reference
+# backend; the conformance suite keeps an oracle of its own)
+
+_MASK64 = (1 << 64) - 1
+
+
+def _wrap(v: int) -> int:
+    v &= _MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _fits(v: int) -> bool:
+    return -(1 << 63) <= v < (1 << 63)
+
+
+def _shift_count(b: int) -> int:
+    if not 0 <= b < 64:
+        raise ValueError(f"shift count {b} outside 0..63")
+    return b
+
+
+def _checked(v: int) -> int | None:
+    return v if _fits(v) else None
+
+
+def _lshift_ovf(a: int, b: int) -> int | None:
+    r = _wrap(a << _shift_count(b))
+    return r if r >> b == a else None
+
+
+def _float_truediv(a: float, b: float) -> float:
+    if b != 0.0:
+        return a / b
+    if math.isnan(a) or a == 0.0:
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _cast_float_to_int(a: float) -> int:
+    r = int(a)  # nan: ValueError, inf: OverflowError
+    if not _fits(r):
+        raise OverflowError(f"{a!r} does not fit in int64")
+    return r
+
+
+def _holds(ok: bool) -> bool | None:
+    return True if ok else None
 
 
 def _defs() -> dict[str, OpDef]:
     table: list[OpDef] = []
 
-    def op(name: str, args: str, result: str, doc: str, **kw: Any) -> None:
-        table.append(OpDef(name, args, result, doc=doc, **kw))
+    def op(name: str, args: str, result: str, doc: str, effect: Effect, **kw: Any) -> None:
+        table.append(OpDef(name, args, result, effect, doc=doc, **kw))
+
+    pure = Effect.PURE
 
     # -- integers (int64, two's complement; ``_ovf`` variants exit on overflow)
-    for name, doc in [
-        ("int_add", "a + b, wrapping"),
-        ("int_sub", "a - b, wrapping"),
-        ("int_mul", "a * b, wrapping"),
-        ("int_and", "a & b"),
-        ("int_or", "a | b"),
-        ("int_xor", "a ^ b"),
-        ("int_lshift", "a << b, 0 <= b < 64, wrapping"),
-        ("int_rshift", "a >> b arithmetic, 0 <= b < 64"),
-        ("int_floordiv", "Python a // b; b != 0 and not (a == MIN and b == -1)"),
-        ("int_mod", "Python a % b (sign of b); b != 0"),
-        ("int_lt", "a < b -> 0/1"),
-        ("int_le", "a <= b -> 0/1"),
-        ("int_eq", "a == b -> 0/1"),
-        ("int_ne", "a != b -> 0/1"),
-        ("int_gt", "a > b -> 0/1"),
-        ("int_ge", "a >= b -> 0/1"),
+    for name, doc, fn in [
+        ("int_add", "a + b, wrapping", lambda a, b: _wrap(a + b)),
+        ("int_sub", "a - b, wrapping", lambda a, b: _wrap(a - b)),
+        ("int_mul", "a * b, wrapping", lambda a, b: _wrap(a * b)),
+        ("int_and", "a & b", lambda a, b: a & b),
+        ("int_or", "a | b", lambda a, b: a | b),
+        ("int_xor", "a ^ b", lambda a, b: a ^ b),
+        ("int_lshift", "a << b, 0 <= b < 64, wrapping", lambda a, b: _wrap(a << _shift_count(b))),
+        ("int_rshift", "a >> b arithmetic, 0 <= b < 64", lambda a, b: a >> _shift_count(b)),
+        ("int_floordiv", "Python a // b; b != 0 and not (a == MIN and b == -1)",
+         lambda a, b: _wrap(a // b)),
+        ("int_mod", "Python a % b (sign of b); b != 0", lambda a, b: a % b),
+        ("int_lt", "a < b -> 0/1", lambda a, b: int(a < b)),
+        ("int_le", "a <= b -> 0/1", lambda a, b: int(a <= b)),
+        ("int_eq", "a == b -> 0/1", lambda a, b: int(a == b)),
+        ("int_ne", "a != b -> 0/1", lambda a, b: int(a != b)),
+        ("int_gt", "a > b -> 0/1", lambda a, b: int(a > b)),
+        ("int_ge", "a >= b -> 0/1", lambda a, b: int(a >= b)),
     ]:
-        op(name, "ii", INT, doc, pure=True)
-    op("int_neg", "i", INT, "-a, wrapping", pure=True)
-    op("int_invert", "i", INT, "~a", pure=True)
-    for name, doc in [
-        ("int_add_ovf", "a + b; exits if the result does not fit in int64"),
-        ("int_sub_ovf", "a - b; exits on int64 overflow"),
-        ("int_mul_ovf", "a * b; exits on int64 overflow"),
-        ("int_lshift_ovf", "a << b with 0 <= b < 64; exits unless (a << b) >> b == a"),
+        op(name, "ii", INT, doc, pure, evaluate=fn)
+    op("int_neg", "i", INT, "-a, wrapping", pure, evaluate=lambda a: _wrap(-a))
+    op("int_invert", "i", INT, "~a", pure, evaluate=lambda a: ~a)
+    # pure, and guards: the result is a function of the arguments, or an exit
+    for name, doc, fn in [
+        ("int_add_ovf", "a + b; exits if the result does not fit in int64",
+         lambda a, b: _checked(a + b)),
+        ("int_sub_ovf", "a - b; exits on int64 overflow", lambda a, b: _checked(a - b)),
+        ("int_mul_ovf", "a * b; exits on int64 overflow", lambda a, b: _checked(a * b)),
+        ("int_lshift_ovf", "a << b with 0 <= b < 64; exits unless (a << b) >> b == a",
+         _lshift_ovf),
     ]:
-        op(name, "ii", INT, doc, pure=True, guard=True)
+        op(name, "ii", INT, doc, pure, guard=True, evaluate=fn)
 
     # -- floats (IEEE double)
-    for name, doc in [
-        ("float_add", "a + b"),
-        ("float_sub", "a - b"),
-        ("float_mul", "a * b"),
-        ("float_truediv", "a / b (IEEE; b == 0 gives inf/nan)"),
-        ("float_floordiv", "Python a // b for floats; b != 0"),
-        ("float_mod", "Python a % b for floats (sign of b); b != 0"),
+    for name, doc, fn in [
+        ("float_add", "a + b", lambda a, b: a + b),
+        ("float_sub", "a - b", lambda a, b: a - b),
+        ("float_mul", "a * b", lambda a, b: a * b),
+        ("float_truediv", "a / b (IEEE; b == 0 gives inf/nan)", _float_truediv),
+        ("float_floordiv", "Python a // b for floats; b != 0", lambda a, b: a // b),
+        ("float_mod", "Python a % b for floats (sign of b); b != 0", lambda a, b: a % b),
     ]:
-        op(name, "ff", FLOAT, doc, pure=True)
-    for name, doc in [
-        ("float_lt", "a < b -> 0/1"),
-        ("float_le", "a <= b -> 0/1"),
-        ("float_eq", "a == b -> 0/1"),
-        ("float_ne", "a != b -> 0/1 (true for nan)"),
-        ("float_gt", "a > b -> 0/1"),
-        ("float_ge", "a >= b -> 0/1"),
+        op(name, "ff", FLOAT, doc, pure, evaluate=fn)
+    for name, doc, fn in [
+        ("float_lt", "a < b -> 0/1", lambda a, b: int(a < b)),
+        ("float_le", "a <= b -> 0/1", lambda a, b: int(a <= b)),
+        ("float_eq", "a == b -> 0/1", lambda a, b: int(a == b)),
+        ("float_ne", "a != b -> 0/1 (true for nan)", lambda a, b: int(a != b)),
+        ("float_gt", "a > b -> 0/1", lambda a, b: int(a > b)),
+        ("float_ge", "a >= b -> 0/1", lambda a, b: int(a >= b)),
     ]:
-        op(name, "ff", INT, doc, pure=True)
-    op("float_neg", "f", FLOAT, "-a", pure=True)
-    op("float_abs", "f", FLOAT, "|a|", pure=True)
-    op("cast_int_to_float", "i", FLOAT, "(double)a, round to nearest", pure=True)
-    op("cast_float_to_int", "f", INT, "truncate toward 0; caller ensures it fits", pure=True)
+        op(name, "ff", INT, doc, pure, evaluate=fn)
+    op("float_neg", "f", FLOAT, "-a", pure, evaluate=lambda a: -a)
+    op("float_abs", "f", FLOAT, "|a|", pure, evaluate=lambda a: abs(a))
+    op("cast_int_to_float", "i", FLOAT, "(double)a, round to nearest", pure,
+       evaluate=lambda a: float(a))
+    op("cast_float_to_int", "f", INT, "truncate toward 0; caller ensures it fits", pure,
+       evaluate=_cast_float_to_int)
 
     # -- references and memory (no reference counting implied)
-    op("ptr_eq", "rr", INT, "a == b (identity) -> 0/1", pure=True)
-    op("ptr_ne", "rr", INT, "a != b (identity) -> 0/1", pure=True)
-    op("getfield_i", "r", INT, "int64 at (char*)a + offset", descr="offset")
-    op("getfield_f", "r", FLOAT, "double at (char*)a + offset", descr="offset")
-    op("getfield_r", "r", REF, "PyObject* at (char*)a + offset (borrowed)", descr="offset")
-    op("setfield_i", "ri", VOID, "store int64 at (char*)a + offset", descr="offset")
-    op("setfield_r", "rr", VOID, "store PyObject* at (char*)a + offset", descr="offset")
-    op("raw_load_i", "i", INT, "int64 at address a + offset", descr="offset")
-    op("raw_load_r", "i", REF, "PyObject* at address a + offset (borrowed)", descr="offset")
-    op("raw_store_i", "ii", VOID, "store int64 at address a + offset", descr="offset")
-    op("raw_store_r", "ir", VOID, "store PyObject* at address a + offset", descr="offset")
-    op(
-        "getarrayitem_r", "ri", REF,
-        "PyObject* at (char*)a + offset + 8*i, inline array (tuple items)", descr="offset",
-    )
-    op(
-        "getlistitem_r", "ri", REF,
-        "((PyObject**)*(char*)a + offset))[i]: item i of a list (borrowed)", descr="offset",
-    )
-    op(
-        "setlistitem_r", "rir", VOID,
-        "((PyObject**)*((char*)a + offset))[i] = v; no refcounting", descr="offset",
-    )
-    op("get_frame", "", INT, "the frame address the compiled code was entered with", pure=True)
-    op("incref", "r", VOID, "Py_INCREF(a)")
-    op("decref", "r", VOID, "Py_DECREF(a); may free objects", releases=True)
+    op("ptr_eq", "rr", INT, "a == b (identity) -> 0/1", pure, evaluate=lambda a, b: int(a == b))
+    op("ptr_ne", "rr", INT, "a != b (identity) -> 0/1", pure, evaluate=lambda a, b: int(a != b))
+
+    def mem(name: str, args: str, result: str, doc: str, heap: str) -> None:
+        effect = Effect.STORE if result == VOID else Effect.LOAD
+        op(name, args, result, doc, effect, heap=heap, descr="offset")
+
+    mem("getfield_i", "r", INT, "int64 at (char*)a + offset", HEAP_FIELD)
+    mem("getfield_f", "r", FLOAT, "double at (char*)a + offset", HEAP_FIELD)
+    mem("getfield_r", "r", REF, "PyObject* at (char*)a + offset (borrowed)", HEAP_FIELD)
+    mem("setfield_i", "ri", VOID, "store int64 at (char*)a + offset", HEAP_FIELD)
+    mem("setfield_r", "rr", VOID, "store PyObject* at (char*)a + offset", HEAP_FIELD)
+    mem("raw_load_i", "i", INT, "int64 at address a + offset", HEAP_RAW)
+    mem("raw_load_r", "i", REF, "PyObject* at address a + offset (borrowed)", HEAP_RAW)
+    mem("raw_store_i", "ii", VOID, "store int64 at address a + offset", HEAP_RAW)
+    mem("raw_store_r", "ir", VOID, "store PyObject* at address a + offset", HEAP_RAW)
+    mem("getarrayitem_r", "ri", REF,
+        "PyObject* at (char*)a + offset + 8*i, inline array (tuple items)", HEAP_ARRAYITEM)
+    mem("getlistitem_r", "ri", REF,
+        "((PyObject**)*(char*)a + offset))[i]: item i of a list (borrowed)", HEAP_LISTITEM)
+    mem("setlistitem_r", "rir", VOID,
+        "((PyObject**)*((char*)a + offset))[i] = v; no refcounting", HEAP_LISTITEM)
+    op("get_frame", "", INT, "the frame address the compiled code was entered with", pure)
+    op("incref", "r", VOID, "Py_INCREF(a)", Effect.STORE, heap=HEAP_REFCOUNT)
+    op("decref", "r", VOID, "Py_DECREF(a); may free objects", Effect.STORE,
+       heap=HEAP_REFCOUNT, releases=True)
 
     # -- Python integer unboxing (boxing goes through call_r with a C helper)
     op(
         "unbox_int", "r", INT,
         "value of the exact int a; exits if it does not fit in int64",
-        guard=True, descr="long_layout",
+        Effect.LOAD, heap=HEAP_INT, guard=True, descr="long_layout",
     )
 
     # -- calls to C functions by address
-    op("call_i", "*", INT, "call a C function returning int64", descr="call")
-    op("call_f", "*", FLOAT, "call a C function returning double", descr="call")
-    op("call_r", "*", REF, "call a C function returning a new reference", descr="call")
-    op("call_v", "*", VOID, "call a C function returning nothing", descr="call")
+    for name, doc in [
+        ("call_i", "call a C function returning int64"),
+        ("call_f", "call a C function returning double"),
+        ("call_r", "call a C function returning a new reference"),
+        ("call_v", "call a C function returning nothing"),
+    ]:
+        op(name, "*", name[-1], doc, Effect.CALL, descr="call")
 
     # -- guards: exit the trace when the condition does not hold
-    op("guard_true", "i", VOID, "exit unless a != 0", guard=True)
-    op("guard_false", "i", VOID, "exit unless a == 0", guard=True)
-    op("guard_value_i", "ii", VOID, "exit unless a == b", guard=True)
-    op("guard_value_r", "rr", VOID, "exit unless a is b", guard=True)
-    op("guard_class", "ri", VOID, "exit unless Py_TYPE(a) == (PyTypeObject*)b", guard=True)
-    op("guard_nonnull", "r", VOID, "exit if a is NULL", guard=True)
+    for name, args, doc, fn in [
+        ("guard_true", "i", "exit unless a != 0", lambda a: _holds(a != 0)),
+        ("guard_false", "i", "exit unless a == 0", lambda a: _holds(a == 0)),
+        ("guard_value_i", "ii", "exit unless a == b", lambda a, b: _holds(a == b)),
+        ("guard_value_r", "rr", "exit unless a is b", lambda a, b: _holds(a == b)),
+        # reads the object's type pointer, which the trace takes as fixed
+        ("guard_class", "ri", "exit unless Py_TYPE(a) == (PyTypeObject*)b", None),
+        ("guard_nonnull", "r", "exit if a is NULL", lambda a: _holds(a != 0)),
+    ]:
+        op(name, args, VOID, doc, Effect.GUARD, guard=True, evaluate=fn)
 
     # -- control
-    op("label", "*", VOID, "start of the loop body; its arguments are the loop-carried values")
+    op("label", "*", VOID, "start of the loop body; its arguments are the loop-carried values",
+       Effect.CONTROL)
     op(
         "jump", "*", VOID,
         "to this trace's label, or (descr set) to the start of another compiled trace",
-        descr="target",
+        Effect.CONTROL, descr="target",
     )
-    op("finish", "*", VOID, "leave the trace unconditionally through its exit", guard=True)
+    op("finish", "*", VOID, "leave the trace unconditionally through its exit",
+       Effect.CONTROL, guard=True)
     return {d.name: d for d in table}
 
 
@@ -280,13 +400,34 @@ class FieldOffset(int):
         return str(int(self))
 
 
+class Writes(enum.Enum):
+    """The memory a called function may write (``CallDescr.writes``)."""
+
+    NOTHING = "nothing"  # no memory a trace loads (reference counts and its new object aside)
+    ARGS = "args"  # fields and items of the objects passed to it
+    ANYTHING = "anything"
+
+
 @dataclass(eq=False)
 class CallDescr:
-    """A C function called by address.
+    """A C function called by address, and what calling it does (like PyPy's
+    ``EffectInfo``).
 
-    ``argtypes``/``restype`` use the IR type letters.  ``releases`` means the
-    function may free objects or run arbitrary Python code.  ``pyimpl`` gives
-    the reference interpreter the same semantics on machine-level values.
+    ``argtypes``/``restype`` use the IR type letters.  ``pyimpl`` gives the
+    reference interpreter the same semantics on machine-level values.
+
+    * ``releases``: may free objects or run arbitrary Python code (so it may
+      also write anything);
+    * ``pure``: the result depends only on the arguments and nothing else
+      happens (libm): it may be computed once, earlier, or not at all;
+    * ``can_raise``: may fail with a Python exception set, returning an
+      error value (NULL, -1) that the trace must check;
+    * ``writes``: the memory it may change (:class:`Writes`);
+    * ``allocates``: returns a new reference to an object made for the call
+      (or to a shared immutable one: a small int, the empty tuple).
+
+    Left out, ``can_raise`` and ``writes`` take the conservative answer
+    (raises, writes anything) unless the call is pure.
     """
 
     name: str
@@ -296,6 +437,19 @@ class CallDescr:
     releases: bool = False
     pure: bool = False
     pyimpl: Any = None
+    can_raise: bool | None = None
+    writes: Writes | None = None
+    allocates: bool = False
+
+    def __post_init__(self) -> None:
+        if self.can_raise is None:
+            self.can_raise = not self.pure
+        if self.writes is None:
+            self.writes = Writes.NOTHING if self.pure else Writes.ANYTHING
+        if self.pure and (self.releases or self.allocates or self.writes is not Writes.NOTHING):
+            raise ValueError(f"{self.name}: a pure call frees, allocates and writes nothing")
+        if self.releases and self.writes is not Writes.ANYTHING:
+            raise ValueError(f"{self.name}: a call that runs arbitrary code may write anything")
 
     def __repr__(self) -> str:
         return f"<call {self.name}>"

@@ -4,17 +4,18 @@ It is the semantic oracle the other backends are tested against, and the
 fallback when no machine-code backend can run.  It works on machine-level
 values exactly like compiled code: int64 integers, doubles, and object
 references as raw addresses, with memory read and written through ctypes.
+Arithmetic, comparisons and most guards are the op table's own evaluation
+functions (``OPS[name].evaluate``); memory, calls and control are here.
 """
 
 from __future__ import annotations
 
 import ctypes
 import itertools
-import math
 from collections.abc import Callable
 from typing import Any
 
-from tracejit.backend import Const, Trace, bits_float, c_function, float_bits
+from tracejit.backend import OPS, Const, Trace, bits_float, c_function, float_bits
 
 _MASK = (1 << 64) - 1
 _MIN, _MAX = -(1 << 63), (1 << 63) - 1
@@ -23,15 +24,6 @@ _registry: dict[int, ReferenceTrace] = {}
 
 _incref = c_function("Py_IncRef", None, ctypes.c_void_p)
 _decref = c_function("Py_DecRef", None, ctypes.c_void_p)
-
-
-class _Exit(Exception):
-    pass
-
-
-def wrap(v: int) -> int:
-    v &= _MASK
-    return v - (1 << 64) if v >> 63 else v
 
 
 def _i64(addr: int) -> int:
@@ -50,95 +42,17 @@ def _set_ptr(addr: int, v: int) -> None:
     ctypes.c_void_p.from_address(addr).value = v or None
 
 
-def py_floordiv(a: int, b: int) -> int:
-    return wrap(a // b)
-
-
-def float_floordiv(a: float, b: float) -> float:
-    return a // b
-
-
-def float_mod(a: float, b: float) -> float:
-    return a % b
-
-
-def _ovf(v: int) -> int:
-    if not _MIN <= v <= _MAX:
-        raise _Exit
-    return v
-
-
-def _lshift_ovf(a: int, b: int) -> int:
-    r = wrap(a << b)
-    if (r >> b) != a:
-        raise _Exit
-    return r
-
-
-def _unbox_int(r: int) -> int:
+def _unbox_int(r: int) -> int | None:
     v = ctypes.cast(r, ctypes.py_object).value
-    if not _MIN <= v <= _MAX:
-        raise _Exit
-    return int(v)
+    return int(v) if _MIN <= v <= _MAX else None
 
 
-def _fcmp(op: Callable[[float, float], bool]) -> Callable[[float, float], int]:
-    return lambda a, b: int(op(a, b))
-
-
-PURE: dict[str, Callable[..., Any]] = {
-    "int_add": lambda a, b: wrap(a + b),
-    "int_sub": lambda a, b: wrap(a - b),
-    "int_mul": lambda a, b: wrap(a * b),
-    "int_and": lambda a, b: a & b,
-    "int_or": lambda a, b: a | b,
-    "int_xor": lambda a, b: a ^ b,
-    "int_lshift": lambda a, b: wrap(a << b),
-    "int_rshift": lambda a, b: a >> b,
-    "int_floordiv": py_floordiv,
-    "int_mod": lambda a, b: a % b,
-    "int_lt": lambda a, b: int(a < b),
-    "int_le": lambda a, b: int(a <= b),
-    "int_eq": lambda a, b: int(a == b),
-    "int_ne": lambda a, b: int(a != b),
-    "int_gt": lambda a, b: int(a > b),
-    "int_ge": lambda a, b: int(a >= b),
-    "int_neg": lambda a: wrap(-a),
-    "int_invert": lambda a: ~a,
-    "int_add_ovf": lambda a, b: _ovf(a + b),
-    "int_sub_ovf": lambda a, b: _ovf(a - b),
-    "int_mul_ovf": lambda a, b: _ovf(a * b),
-    "int_lshift_ovf": _lshift_ovf,
-    "float_add": lambda a, b: a + b,
-    "float_sub": lambda a, b: a - b,
-    "float_mul": lambda a, b: a * b,
-    "float_truediv": lambda a, b: a / b if b else (
-        math.copysign(math.inf, a) * math.copysign(1.0, b) if a and not math.isnan(a)
-        else math.nan),
-    "float_floordiv": float_floordiv,
-    "float_mod": float_mod,
-    "float_lt": lambda a, b: int(a < b),
-    "float_le": lambda a, b: int(a <= b),
-    "float_eq": lambda a, b: int(a == b),
-    "float_ne": lambda a, b: int(a != b),
-    "float_gt": lambda a, b: int(a > b),
-    "float_ge": lambda a, b: int(a >= b),
-    "float_neg": lambda a: -a,
-    "float_abs": lambda a: abs(a),
-    "cast_int_to_float": lambda a: float(a),
-    "cast_float_to_int": lambda a: int(a),
-    "ptr_eq": lambda a, b: int(a == b),
-    "ptr_ne": lambda a, b: int(a != b),
+# Ops computed from their arguments alone run their entry's ``evaluate`` in
+# the op table (constant folding runs the same function); it returns None
+# for a guard that exits.  Guards that read memory to decide:
+_MEMORY_GUARDS: dict[str, Callable[..., Any]] = {
+    "guard_class": lambda a, b: True if _ptr(a + 8) == b else None,
     "unbox_int": _unbox_int,
-}
-
-_GUARDS: dict[str, Callable[..., bool]] = {
-    "guard_true": lambda a: a != 0,
-    "guard_false": lambda a: a == 0,
-    "guard_value_i": lambda a, b: a == b,
-    "guard_value_r": lambda a, b: a == b,
-    "guard_class": lambda a, b: _ptr(a + 8) == b,
-    "guard_nonnull": lambda a: a != 0,
 }
 
 
@@ -220,17 +134,12 @@ class ReferenceTrace:
                 return _registry[target.address]
             if name == "finish":
                 return self._exit(op, env, val, buf)
-            if name in _GUARDS:
-                if not _GUARDS[name](*args):
-                    return self._exit(op, env, val, buf)
-                pc += 1
-                continue
-            fn = PURE.get(name)
+            fn = OPS[name].evaluate or _MEMORY_GUARDS.get(name)
             if fn is not None:
-                try:
-                    env[id(op)] = fn(*args)
-                except _Exit:
+                result = fn(*args)
+                if result is None:  # a guard that does not hold
                     return self._exit(op, env, val, buf)
+                env[id(op)] = result
                 pc += 1
                 continue
             env[id(op)] = self._effect(op, name, args, frame)

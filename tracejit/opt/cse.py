@@ -1,17 +1,21 @@
 """Common subexpression elimination, redundant guard removal and a small
-heap cache (repeated field loads with no store or call in between)."""
+heap cache (repeated loads with nothing in between that may write there).
+
+What may be merged and what invalidates a load comes from the op table and
+call descriptors (``opt.effects``): pure ops (overflow-checking ones and
+pure calls included) are merged with an earlier identical op, guards
+without a result with an identical earlier guard, and loads with an earlier
+identical load unless an op in between may have written its location.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from tracejit.ir import OPS, Const, Op, Trace, Value
-
-# loads whose result only changes when memory is written
-_LOADS = {"getfield_i", "getfield_f", "getfield_r", "raw_load_i", "getlistitem_r",
-          "getarrayitem_r"}
-_STORES = {"setfield_i", "setfield_r", "raw_store_i", "raw_store_r", "setlistitem_r"}
+from tracejit.ir import Const, Effect, Op, Trace, Value, Writes
+from tracejit.opt import effects
+from tracejit.opt.effects import Location
 
 
 def _key(op: Op) -> tuple:
@@ -27,43 +31,44 @@ def _arg_key(a: Value) -> Any:
 
 def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Value]) -> None:
     pure: dict[tuple, Op] = {}
-    heap: dict[tuple, Op] = {}
+    heap: dict[tuple, tuple[Location, Op]] = {}
     seen_guards: set[tuple] = set()
     out: list[Op] = []
     for op in trace.ops:
         op.args = [resolve(a) for a in op.args]
-        d = OPS[op.name]
-        if op.name == "label":
-            pure.clear()
-            heap.clear()
-            seen_guards.clear()
+        eff = effects.effect(op)
+        if eff is Effect.CONTROL:
+            if op.name == "label":  # a new iteration: nothing earlier is known
+                pure.clear()
+                heap.clear()
+                seen_guards.clear()
             out.append(op)
             continue
-        if d.guard and op.name not in ("finish",) and d.result == "v":
+        if eff is Effect.GUARD:
             key = _key(op)
             if key in seen_guards:
                 continue
             seen_guards.add(key)
             out.append(op)
             continue
-        if d.pure and not d.guard and op.type != "v":
+        if eff is Effect.PURE and op.type != "v":
             key = _key(op)
             prev = pure.get(key)
             if prev is not None:
                 replaced[id(op)] = prev
                 continue
             pure[key] = op
-        elif op.name in _LOADS:
+        elif eff is Effect.LOAD:
             key = _key(op)
-            prev = heap.get(key)
-            if prev is not None:
-                replaced[id(op)] = prev
+            cached = heap.get(key)
+            if cached is not None:
+                replaced[id(op)] = cached[1]
                 continue
-            heap[key] = op
-        elif op.name in _STORES:
-            # a store may alias every load from the same kind of location
-            heap.clear()
-        elif op.name.startswith("call_") or op.name in ("decref",):
-            heap.clear()
+            loc = effects.location(op)
+            if loc is not None:
+                heap[key] = (loc, op)
+        elif heap and (effects.writes(op) is not Writes.NOTHING or eff is Effect.STORE):
+            for k in [k for k, (loc, _) in heap.items() if effects.clobbers(op, loc)]:
+                del heap[k]
         out.append(op)
     trace.ops = out

@@ -1,80 +1,49 @@
-"""Constant folding and removal of guards that constants prove true."""
+"""Constant folding and removal of guards that constants prove true.
+
+The value of an op comes from its table entry's ``evaluate`` (``ir.OPS``),
+the same function the reference backend executes, so folding computes what
+the compiled code would.  Overflow-checking ops fold too when their
+constant operands do not overflow (the guard cannot fail).
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
-from tracejit.ir import OPS, Const, Op, Trace, Value, fits_int64
-
-_MASK = (1 << 64) - 1
-
-
-def _wrap(v: int) -> int:
-    v &= _MASK
-    return v - (1 << 64) if v >> 63 else v
-
-
-def _pyfloordiv(a: float, b: float) -> float:
-    return a // b
-
-
-_INT: dict[str, Callable[..., Any]] = {
-    "int_add": lambda a, b: _wrap(a + b),
-    "int_sub": lambda a, b: _wrap(a - b),
-    "int_mul": lambda a, b: _wrap(a * b),
-    "int_and": lambda a, b: a & b,
-    "int_or": lambda a, b: a | b,
-    "int_xor": lambda a, b: a ^ b,
-    "int_lshift": lambda a, b: _wrap(a << b) if 0 <= b < 64 else None,
-    "int_rshift": lambda a, b: a >> b if 0 <= b < 64 else None,
-    "int_floordiv": lambda a, b: _wrap(a // b) if b else None,
-    "int_mod": lambda a, b: a % b if b else None,
-    "int_lt": lambda a, b: int(a < b),
-    "int_le": lambda a, b: int(a <= b),
-    "int_eq": lambda a, b: int(a == b),
-    "int_ne": lambda a, b: int(a != b),
-    "int_gt": lambda a, b: int(a > b),
-    "int_ge": lambda a, b: int(a >= b),
-    "int_neg": lambda a: _wrap(-a),
-    "int_invert": lambda a: ~a,
-    "float_add": lambda a, b: a + b,
-    "float_sub": lambda a, b: a - b,
-    "float_mul": lambda a, b: a * b,
-    "float_floordiv": lambda a, b: a // b if b else None,
-    "float_mod": lambda a, b: a % b if b else None,
-    "float_lt": lambda a, b: int(a < b),
-    "float_le": lambda a, b: int(a <= b),
-    "float_eq": lambda a, b: int(a == b),
-    "float_ne": lambda a, b: int(a != b),
-    "float_gt": lambda a, b: int(a > b),
-    "float_ge": lambda a, b: int(a >= b),
-    "float_neg": lambda a: -a,
-    "float_abs": lambda a: abs(a),
-    "cast_int_to_float": lambda a: float(a),
-}
+from tracejit.ir import NULL_VALUE, OPS, REF, VOID, Const, Op, Trace, Value, fits_int64
 
 
 def evaluate(name: str, values: list[Any]) -> Any:
-    """Value of a pure op on constant machine values, or None if not folded."""
-    fn = _INT.get(name)
-    if fn is None:
-        if name == "float_truediv":
-            a, b = values
-            if b == 0.0:
-                return None
-            return a / b
+    """Value of op ``name`` on constant machine values, or None if it does not fold.
+
+    None also when the op has no evaluation, when the arguments are outside
+    its domain, or when it is a guard that would exit; a guard without a
+    result that holds gives True.  Reference arguments are addresses (an
+    object given instead stands for its address).
+    """
+    d = OPS.get(name)
+    if d is None or d.evaluate is None or d.args == "*" or len(values) != len(d.args):
         return None
+    args = [_address(v) if t == REF else v for v, t in zip(values, d.args)]
     try:
-        r = fn(*values)
+        result = d.evaluate(*args)
     except (ArithmeticError, ValueError):
         return None
-    if isinstance(r, float) and math.isnan(r):
-        return r
-    if isinstance(r, int) and not fits_int64(r):
+    if isinstance(result, int) and not fits_int64(result):
         return None
-    return r
+    return result
+
+
+def _address(v: Any) -> int:
+    if isinstance(v, int):
+        return v
+    return 0 if v is NULL_VALUE else id(v)
+
+
+def _machine_value(c: Value) -> Any:
+    assert isinstance(c, Const)
+    return c.raw() if c.type == REF else c.value
 
 
 def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Value]) -> None:
@@ -82,16 +51,11 @@ def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Val
     for op in trace.ops:
         op.args = [resolve(a) for a in op.args]
         d = OPS[op.name]
-        if d.pure and not d.guard and op.args and all(isinstance(a, Const) for a in op.args):
-            val = evaluate(op.name, [a.value for a in op.args])
-            if val is not None:
-                replaced[id(op)] = Const(op.type, val)
-                continue
-        if op.name in ("guard_true", "guard_false") and isinstance(op.args[0], Const):
-            if bool(op.args[0].value) == (op.name == "guard_true"):
-                continue
-        if op.name == "guard_value_i" and all(isinstance(a, Const) for a in op.args):
-            if op.args[0].value == op.args[1].value:
-                continue
+        if d.evaluate is not None and op.args and all(isinstance(a, Const) for a in op.args):
+            val = evaluate(op.name, [_machine_value(a) for a in op.args])
+            if val is not None and op.type != REF:
+                if op.type != VOID:
+                    replaced[id(op)] = Const(op.type, val)
+                continue  # a result computed, or a guard that holds
         out.append(op)
     trace.ops = out
