@@ -466,14 +466,12 @@ def test_outer_loop_builds_the_inner_range_iterator_without_calls_to_range():
     [outer] = run.headers  # the outer loop's trace ends by jumping into the inner loop
     assert outer.ops[-1].descr is inner
     # iter(range(3)) is allocated and filled in the trace; its length is
-    # computed with int ops, which are not folded although every operand is a
-    # constant (int_sub_ovf(3, 0), int_add_ovf(.., 0), int_floordiv(.., 1),
-    # int_mul(.., 1)).  Before the jump, the outer `_i` (no input of the
-    # inner loop) is boxed into its frame slot and the iterator stored in its
-    # stack slot
+    # computed with int ops on constants, all folded away (overflow checks
+    # that cannot overflow included).  Before the jump, the outer `_i` (no
+    # input of the inner loop) is boxed into its frame slot and the iterator
+    # stored in its stack slot
     check_resops(outer.ops, only=True,
-                 **counts(RANGE_NEXT, getfield_i=1, int_sub_ovf=1, int_add_ovf=1,
-                          int_floordiv=1, int_mul=1, call_r=2, setfield_i=3, get_frame=1,
+                 **counts(RANGE_NEXT, getfield_i=1, call_r=2, setfield_i=3, get_frame=1,
                           raw_load_i=1, raw_load_r=1, raw_store_r=2, call_v=1, jump=1))
     assert calls(outer.ops) == ["_PyObject_New", "PyLong_FromLongLong", "Py_DecRef"]
     # the inner loop's exit when it is exhausted grew a bridge back into the
@@ -553,11 +551,11 @@ def _double(xs):
 
 def test_store_subscr_of_a_computed_float_boxes_it_once():
     body = body_of(_double, [1.0] * 1000)
-    # xs[i] is loaded twice (the value, then the old item to release): the
-    # heap cache forgets it across the call to PyFloat_FromDouble
+    # xs[i] is loaded once, for the value and as the old item to release:
+    # the heap cache keeps it across PyFloat_FromDouble, which writes nothing
     check_resops(body, only=True,
                  **counts(PAUSE, RANGE_NEXT, getfield_i=2, int_ge=1, int_lt=1, guard_true=2,
-                          getlistitem_r=2, guard_class=1, getfield_f=1, float_mul=1,
+                          getlistitem_r=1, guard_class=1, getfield_f=1, float_mul=1,
                           call_r=1, setlistitem_r=1, decref=1))
     assert calls(body) == ["PyFloat_FromDouble"]
 
@@ -809,9 +807,10 @@ def test_inlined_calls_leave_no_call_and_no_frame():
     run = collect(_sum_calls, 1000)
     body = loop_body(run.loop())
     # _square twice (once nested in _plus, with a default and a keyword
-    # argument): one int_mul_ovf each, the adds of _plus and of the caller
+    # argument) of the same value: one int_mul_ovf, the second merged with it;
+    # the adds of _plus and of the caller
     check_resops(body, only=True,
-                 **counts(PAUSE, RANGE_NEXT, int_mul_ovf=2, int_add_ovf=4))
+                 **counts(PAUSE, RANGE_NEXT, int_mul_ovf=1, int_add_ovf=4))
     assert calls(body) == []
     # the functions are globals, each looked up once on entry (_square's
     # second use, inside _plus, is the same assumption)

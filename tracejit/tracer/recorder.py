@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.builder import IRBuilder
-from tracejit.ir import OPS, Const, ExitDescr, Op, Value
+from tracejit.ir import OPS, Const, ExitDescr, Op, Value, Writes
 from tracejit.opt.fold import evaluate
 from tracejit.values import Snapshot
 
@@ -30,8 +30,7 @@ def has_visible_effect(op: Op) -> bool:
     if op.name in _FRAME_OR_HEAP_WRITES:
         return True
     if op.name.startswith("call_"):
-        d = op.descr
-        return bool(getattr(d, "releases", False) or getattr(d, "writes", False))
+        return op.descr.releases or op.descr.writes is not Writes.NOTHING
     return False
 
 
@@ -52,6 +51,10 @@ class Recorder(IRBuilder):
         self._interpreter = weakref.ref(interpreter)
         self.guards: list[Op] = []
         self._effect: Op | None = None  # the first side effect of this bytecode
+        self._fresh: set[int] = set()  # ops that are objects allocated by the trace
+        # side effects the program could observe, so far: a call whose callee
+        # did one cannot be redone from its start
+        self.effects = 0
         self.bytecode = ""
         self.position: tuple[Any, int] | None = None
 
@@ -68,7 +71,7 @@ class Recorder(IRBuilder):
                 return Const(d.result, value)  # type: ignore[return-value]
         op = Op(name, args, descr)
         op.pos = self.position
-        if name == "decref" or (name.startswith("call_") and descr.releases):
+        if d.releases or (name.startswith("call_") and descr.releases):
             self._interpreter().forget_refs()
         if d.guard:
             if self._effect is not None:
@@ -77,8 +80,13 @@ class Recorder(IRBuilder):
             op.snapshot = self._interpreter().snapshot()
             op.exit = ExitDescr()
             self.guards.append(op)
-        elif self._effect is None and has_visible_effect(op):
-            self._effect = op
+        elif has_visible_effect(op):
+            if self._effect is None:
+                self._effect = op
+            if not (op.args and id(op.args[0]) in self._fresh and op.name != "decref"):
+                self.effects += 1
+        elif name == "call_r" and descr.allocates:
+            self._fresh.add(id(op))
         self.ops.append(op)
         return op
 
