@@ -769,6 +769,92 @@ def stale_outer_local(n):
     return a0
 
 
+# -- callees with side effects: a guard failing after the callee stored into
+# a list resumes inside the callee, in a real frame (tracejit.reentry)
+
+
+def _store_then_read(xs, i, v):
+    xs[i] = xs[i] + v  # redone, it would add twice
+    return xs[i + 1] * 2
+
+
+def store_in_callee(n, switch):
+    xs = [0] * (n + 2)
+    t = 0
+    for i in range(n):
+        v = i if i < switch else i * 1.5
+        t += _store_then_read(xs, i, v)
+    return t, xs
+
+
+def _store_then_divide(xs, i):
+    xs[i] = xs[i] + i + 1
+    return 10 // (50 - i)
+
+
+def raise_in_callee_after_store(n):
+    xs = [0] * n
+    t = 0
+    for i in range(n):
+        t += _store_then_divide(xs, i)  # ZeroDivisionError at i == 50
+    return t, xs
+
+
+def _inner_store(xs, i):
+    xs[i] = xs[i] + 1
+    return xs[i] * xs[i]  # overflows past 2**63 for large values
+
+
+def _outer_store(xs, ys, i):
+    ys[i] = -1
+    return _inner_store(xs, i) + 1
+
+
+def nested_callees_with_stores(n):
+    # the squares pass 2**63 from i == 100 on: the guard fails two calls
+    # deep, after both callees stored
+    xs = [3037000400 + k for k in range(n)]
+    ys = [0] * n
+    t = 0
+    for i in range(n):
+        t = (t + _outer_store(xs, ys, i)) % 1000003
+    return t, xs, ys
+
+
+def _owned_local(a):
+    pair = [a, a + 1]
+    first = pair[0]
+    return first + pair[1]
+
+
+def _returns_owned(a):
+    row = [a, a * 2]
+    return row
+
+
+def owned_lists_in_callees(n):
+    t = 0
+    last = None
+    for i in range(n):
+        t += _owned_local(i)
+        last = _returns_owned(i)
+        t += last[1]
+    return t, last
+
+
+def _store_and_index(xs, i, k):
+    xs[i] = xs[i] + k
+    return xs[k] % 7  # IndexError once k is past the end
+
+
+def index_error_in_callee(n):
+    xs = [1] * 10
+    t = 0
+    for i in range(n):
+        t += _store_and_index(xs, i % 10, i % 12)
+    return t, xs
+
+
 PROGRAMS = [
     ("stale_outer_local", stale_outer_local, lambda: (60,), True),
     ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
@@ -871,4 +957,10 @@ PROGRAMS = [
     # resuming at a loop header that starts with EXTENDED_ARG skipped the prefix
     ("extended_arg_loop_header", long_loop_body, lambda: (Seq(40),), False),
     ("extended_arg_loop_header_range", long_loop_body, lambda: (range(40),), True),
+    # callees with side effects resume inside the callee when a guard fails
+    ("store_in_callee", store_in_callee, lambda: (400, 300), True),
+    ("raise_in_callee_after_store", raise_in_callee_after_store, lambda: (100,), True),
+    ("nested_callees_with_stores", nested_callees_with_stores, lambda: (300,), True),
+    ("owned_lists_in_callees", owned_lists_in_callees, lambda: (300,), True),
+    ("index_error_in_callee", index_error_in_callee, lambda: (300,), True),
 ]

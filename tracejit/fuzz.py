@@ -44,6 +44,7 @@ class FuzzReport:
     bridges_compiled: int = 0
     guard_failures: int = 0  # natural and forced
     forced_failures: int = 0
+    callee_resumes: int = 0  # exits resumed inside inlined callees
     aborts: int = 0
     seconds: float = 0.0
     failure: str | None = None  # standalone reproducer script
@@ -54,7 +55,8 @@ class FuzzReport:
         return (f"fuzz {self.backend}: {status}: {self.programs} programs, "
                 f"{self.iterations} loop iterations, {self.loops_compiled} loops and "
                 f"{self.bridges_compiled} bridges compiled, {self.guard_failures} guard "
-                f"failures ({self.forced_failures} forced), {self.aborts} trace aborts, "
+                f"failures ({self.forced_failures} forced, {self.callee_resumes} inside "
+                f"callees), {self.aborts} trace aborts, "
                 f"{self.seconds:.1f} s")
 
 
@@ -102,6 +104,7 @@ def check(program: Program, backend: str, inject_nth: int, report: FuzzReport,
         report.bridges_compiled += st_["bridges_compiled"]
         report.guard_failures += st_["guard_failures"]
         report.forced_failures += st_["forced_failures"]
+        report.callee_resumes += st_["callee_resumes"]
         report.aborts += sum(st_["aborts"].values())
         diffs = differences(expected, got)
         if diffs:

@@ -12,6 +12,7 @@ import sys
 import types
 from typing import Any
 
+from tracejit import reentry
 from tracejit.params import params
 from tracejit.runtime import runtime
 
@@ -47,6 +48,7 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     if _busy[0]:
         return None  # inside tracing or an exit: never re-enter the JIT
     info = runtime.loop_at(code, dst, key)
+    reentry.drop_stale()
     _busy[0] = True
     try:
         frame = sys._getframe(2)
@@ -95,6 +97,7 @@ def install(everything: bool) -> None:
     if current is None:
         _mon.use_tool_id(TOOL, "tracejit")
     _warm_up_backend()
+    reentry.install(TOOL)
     _mon.register_callback(TOOL, _mon.events.JUMP, _on_jump)
     _mon.set_events(TOOL, _mon.events.JUMP)
     _mon.restart_events()
@@ -119,7 +122,9 @@ def uninstall() -> None:
     if not _state["active"]:
         return
     _mon.set_events(TOOL, 0)
+    reentry.uninstall()
     _mon.register_callback(TOOL, _mon.events.JUMP, None)
+    _mon.register_callback(TOOL, _mon.events.PY_START, None)
     _mon.free_tool_id(TOOL)
     _state["active"] = False
     _state["everything"] = False

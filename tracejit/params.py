@@ -47,6 +47,8 @@ class Stats:
     forced_failures: int = 0  # failures injected by inject_nth
     writeback_stubs: int = 0  # exits given a compiled frame write-back
     written_exits: int = 0  # exits that wrote the frame in machine code
+    callee_resumes: int = 0  # exits (and aborts) resumed inside inlined callees
+    stale_callee_resumes: int = 0  # of those, callee frames whose call never started
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,8 @@ class Stats:
             "forced_failures": self.forced_failures,
             "writeback_stubs": self.writeback_stubs,
             "written_exits": self.written_exits,
+            "callee_resumes": self.callee_resumes,
+            "stale_callee_resumes": self.stale_callee_resumes,
         }
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from tracejit import cpython as cp
 from tracejit import helpers
-from tracejit.aborts import Abort, TraceAbort
 from tracejit.backend import c_function
 from tracejit.builder import IRBuilder
 from tracejit.helpers import obj_at
@@ -238,8 +237,6 @@ def build_resume(snap: Snapshot, resolve: Callable[[Value], Value]
 
     ``resolve`` maps an IR value to its optimized replacement.
     """
-    if len(snap.frames) != 1:
-        raise TraceAbort(Abort.INTERNAL, "a snapshot inside an inlined call")
     fail_args: list[Value] = []
     positions: dict[int, int] = {}
 
@@ -309,6 +306,17 @@ def rebuild(rd: ResumeData, values: list[Any]) -> tuple[dict[int, Any], list[Any
     locs = {idx: s.materialize(values, owned) for idx, s in f.locals}
     stack = [s.materialize(values, owned) for s in f.stack]
     return locs, stack, owned
+
+
+def rebuild_callees(rd: ResumeData, values: list[Any], owned: list[int]
+                    ) -> list[tuple[types.CodeType, int, dict[int, Any], list[Any]]]:
+    """Python objects for the inlined frames an exit resumes inside (none for
+    most exits): (code, offset, locals, stack) each, outermost first."""
+    out = []
+    for f in rd.frames[1:]:
+        out.append((f.code, f.offset, {idx: s.materialize(values, owned) for idx, s in f.locals},
+                    [s.materialize(values, owned) for s in f.stack]))
+    return out
 
 
 def bridge_state(rd: ResumeData, locs: dict[int, Any], stack: list[Any],

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import inject, writeback
+from tracejit import inject, reentry, writeback
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.backend import Backend, BackendUnavailable
 from tracejit.entry import ENTRY_FAIL, make_entry, prepend_checks
@@ -32,6 +32,7 @@ from tracejit.resume import (
     build_resume,
     read_buffer,
     rebuild,
+    rebuild_callees,
     release,
     write_back,
 )
@@ -244,9 +245,30 @@ class Runtime:
         """Deoptimize: put the exit's state into the frame and point it at the
         exit's bytecode."""
         locs, stack, owned = rebuild(rd, values)
+        callees = rebuild_callees(rd, values, owned)
         write_back(frame, rd.offset, locs, stack, rd.frame_depth)
+        if callees:
+            self.resume_callees(frame, rd.code, rd.offset, callees)
         self.unfinished_exit = None
         release(owned)
+
+    @staticmethod
+    def resume_callees(frame: types.FrameType, code: types.CodeType, offset: int,
+                       callees: list[tuple[types.CodeType, int, dict[int, Any], list[Any]]]
+                       ) -> None:
+        """``frame`` was written at the call at ``offset``: make the frames it
+        had inlined continue inside the callees, innermost last."""
+        stats.callee_resumes += 1
+        pending: list[reentry.PendingFrame] = []
+        parent_code, parent_offset = code, offset
+        for callee_code, callee_offset, locs, stack in callees:
+            pending.append(reentry.PendingFrame(
+                callee_code, callee_offset, locs, stack, frame,
+                *reentry.call_instruction(parent_code, parent_offset)))
+            parent_code, parent_offset = callee_code, callee_offset
+        for outer, inner in zip(pending, pending[1:]):
+            outer.then.append(inner)
+        reentry.schedule(pending[0])
 
     unfinished_exit: tuple | None = None
 
@@ -338,8 +360,11 @@ class Runtime:
     def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
         if not tracer.started:
             return  # nothing was executed: the frame is untouched
-        offset, locs, stack = tracer.concrete_state()
-        write_back(frame, offset, locs, stack, tracer.frame_depth)
+        (_, offset, locs, stack, depth), *callees = tracer.concrete_frames()
+        write_back(frame, offset, locs, stack, depth)
+        if callees:
+            self.resume_callees(frame, frame.f_code, offset,
+                                [(c, o, loc, st) for c, o, loc, st, _ in callees])
 
     def _abort(self, info: LoopInfo, reason: str) -> None:
         stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
@@ -521,8 +546,11 @@ class Runtime:
                 d.fail_types = "".join(v.type for v in fail_args)
                 op.exit = d
                 op.fail_args = fail_args
+                # an exit inside inlined calls resumes in real callee frames:
+                # no bridge (it would have to start inside the callee)
                 self.exits.append(ExitInfo(d, code, rd, loop_name,
-                                           bridgeable=op.name != "finish"))
+                                           bridgeable=op.name != "finish"
+                                           and len(rd.frames) == 1))
                 op.snapshot = None
         if params["inject_nth"]:
             def shadowable(d: ExitDescr) -> bool:

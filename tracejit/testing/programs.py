@@ -92,7 +92,8 @@ class _Gen:
         self.lists = True  # False inside helpers: no xs, ys, m or n there
 
     def helpers_returning(self, kind: str) -> list[tuple[str, str, str]]:
-        return [h for h in self.helpers if h[2] == kind]
+        # helpers that store into the loop's ``out`` are called from the loop only
+        return [h for h in self.helpers if h[2] == kind and (self.lists or "o" not in h[1])]
 
     def pick(self, options: list[Any]) -> Any:
         return self.draw(st.sampled_from(options))
@@ -217,7 +218,7 @@ class _Gen:
     def call(self, depth: int, names: list[str], result: str) -> str:
         name, kinds, _ = self.pick(self.helpers_returning(result))
         args = [self.int_expr(depth - 1, names, True) if k == "i" else
-                self.float_expr(depth - 1, names) for k in kinds]
+                "out" if k == "o" else self.float_expr(depth - 1, names) for k in kinds]
         return f"{name}({', '.join(args)})"
 
     # -- statements ----------------------------------------------------------
@@ -280,8 +281,9 @@ class _Gen:
             after = self.draw(st.integers(0, 300))
             return [f"{indent}if {self.bool_expr(1, names)} and i > {after}:",
                     f"{inner}{exit_kind}"]
-        if self.helpers:
-            result = self.pick(self.helpers)[2]
+        if self.helpers_returning("i") or self.helpers_returning("f"):
+            result = self.pick([h for h in self.helpers
+                                if self.lists or "o" not in h[1]])[2]
             if result == "f":
                 return [f"{indent}{self.pick(FLOAT_VARS)} = {self.call(2, names, 'f')}"]
             return [f"{indent}{self.pick(INT_VARS)} = {self.call(2, names, 'i')}"
@@ -335,14 +337,19 @@ def _helper(draw: Any, name: str, earlier: list[tuple[str, str, str]],
     """Append a small helper ``name(p, q)`` (one branch, two returns) to ``lines``.
 
     Its body reuses the loop body's variable names, bound from the parameters,
-    so the same expression generator serves; it may call earlier helpers."""
+    so the same expression generator serves; it may call earlier helpers.
+    Some helpers also take the loop's ``out`` list and store into it first:
+    a guard failing after that store resumes inside the helper (see
+    :mod:`tracejit.reentry`), which redoing the call would get wrong."""
     kinds = draw(st.sampled_from(["ii", "if", "ff", "fi"]))
+    stores = draw(st.booleans())
     result = draw(st.sampled_from("if"))
     gen = _Gen(draw, earlier)
     gen.lists = False
     names = ["i", "a0", "a1"]
+    params = "p, q, o" if stores else "p, q"
     lines += [
-        f"def {name}(p, q):",
+        f"def {name}({params}):",
         "    a0 = " + ("p" if kinds[0] == "i" else "int(p % 1000.0)"),
         "    a1 = " + ("q" if kinds[1] == "i" else "3"),
         "    a2 = 5",
@@ -350,6 +357,12 @@ def _helper(draw: Any, name: str, earlier: list[tuple[str, str, str]],
         "    x1 = " + ("p" if kinds[0] == "f" else "-1.0"),
         "    b0 = a0 > a1",
         "    i = 1",
+    ]
+    if stores:
+        k = draw(st.integers(0, 5))
+        lines.append(f"    o[{k}] = (o[{k}] + a0 + 1) % 1000003")
+        kinds += "o"
+    lines += [
         f"    if {gen.bool_expr(1, names)}:",
     ]
     for indent in ("        ", "    "):

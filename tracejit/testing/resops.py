@@ -28,7 +28,8 @@ from guards.  A failing check lists the differences, then the ops.
 Traces are found through the runtime's loop records (``info.code``,
 ``info.versions``, ``version.trace`` and ``version.entry_trace``) and bridges
 through the runtime's record of each guard's exit (``runtime.exit_info``),
-never through the runtime's dictionary keys.  Counts are of the traces *after* optimization, as compiled.
+never through the runtime's dictionary keys.  Counts are of the traces
+*after* optimization, as compiled.
 """
 
 from __future__ import annotations

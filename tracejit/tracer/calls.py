@@ -87,6 +87,8 @@ def inline_call(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict,
         if a is not None and a.kind == K_REF and a.owned:
             raise TraceAbort(Abort.INLINE, "owned reference passed to an inlined call")
     caller = t.top
+    if caller.is_outer:
+        t.call_mark = t.rec.effects
     caller.stack_before_call = list(caller.stack)
     del caller.stack[len(caller.stack) - n - 2:]
     t.keepalive.append(f)
@@ -135,9 +137,10 @@ _refusals: dict[int, tuple[Any, str]] = {}
 def inline_refusal(code: types.CodeType) -> str:
     """Why calls to ``code`` cannot be inlined ("" if they can).
 
-    Inlined functions must be free of side effects and loops, so that a guard
-    failing inside them can resume CPython before the call: the bytecode
-    table says which instructions qualify.
+    Inlined functions must be free of loops and of the side effects the
+    tracer does not record: the bytecode table says which instructions
+    qualify.  (A guard failing after a callee's recorded side effect resumes
+    inside the callee, see :mod:`tracejit.reentry`.)
     """
     hit = _refusals.get(id(code))
     if hit is not None and hit[0] is code:

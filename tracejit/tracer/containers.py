@@ -97,12 +97,10 @@ def binary_subscr(t: Tracer, ins: Any, seq: TValue, idx: TValue) -> TValue:
     raise TraceAbort(Abort.OPERATION, f"subscript of {type(seq.py).__name__}")
 
 
-@bytecode("STORE_SUBSCR", pops=3, in_callee=False)
+@bytecode("STORE_SUBSCR", pops=3)
 def store_subscr(t: Tracer, ins: Any, value: TValue, seq: TValue, idx: TValue) -> None:
     if seq.kind != K_REF or type(seq.py) is not list:
         raise TraceAbort(Abort.OPERATION, "item assignment to a non-list")
-    if t.in_callee:
-        raise TraceAbort(Abort.INLINE, "side effect inside an inlined function")
     pos = checked_index(t, seq, idx)
     if value.kind == K_TUPLE:
         raise TraceAbort(Abort.VIRTUAL, "storing a virtual tuple")

@@ -11,7 +11,7 @@ from typing import Any
 from tracejit.tracer.compare import truth
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.table import bytecode
-from tracejit.values import TValue, const_tvalue
+from tracejit.values import K_REF, TValue, const_tvalue
 
 
 @bytecode("JUMP_FORWARD")
@@ -72,6 +72,11 @@ def _return(t: Tracer, value: TValue | None) -> None:
     callee = t.frames.pop()
     for v in callee.stack:
         t.drop(v)
+    for ref in callee.owned_refs:  # the callee's frame goes away
+        if value is not None and value.kind == K_REF and value.box is ref and not value.owned:
+            value = TValue(K_REF, ref, value.py, owned=True)  # the result takes it over
+        else:
+            t.emit("decref", [ref])
     caller = t.top
     caller.stack_before_call = None
     caller.next_pc = callee.return_to

@@ -54,6 +54,7 @@ from tracejit.values import (
     FrameSnapshot,
     GlobalAssumption,
     InSlot,
+    ResumeMode,
     Snapshot,
     TValue,
     kind_of,
@@ -110,6 +111,7 @@ class Tracer:
         self.started = False
         self.done: TraceResult | None = None
         self.kwnames: tuple = ()  # names of the keyword arguments of the next CALL
+        self.call_mark = 0  # the recorder's effect count when the outermost call began
 
     # -- the frame stack -------------------------------------------------------
 
@@ -158,14 +160,42 @@ class Tracer:
     # -- snapshots -------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The state a guard recorded now resumes with: the outer frame before
-        its current bytecode (the outermost CALL while inside a callee)."""
+        """The state a guard recorded now resumes with.
+
+        In the outer frame: before its current bytecode.  Inside inlined
+        calls that have done nothing the program can see, before the
+        outermost ``CALL`` (CPython redoes the call; such exits can grow
+        bridges).  Otherwise every frame: the outer one and each caller
+        suspended in its call, the innermost before its current bytecode.
+        """
         outer = self.outer
-        stack = outer.stack if outer.stack_before_call is None else outer.stack_before_call
         locals_ = {i: v for i, v in enumerate(outer.locals)
                    if v is not LAZY and i in outer.written and v.kind != K_REF}
-        return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
-                                       [v.frozen() for v in stack], self.frame_depth)])
+        if not self.in_callee:
+            return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
+                                           [v.frozen() for v in outer.stack],
+                                           self.frame_depth)])
+        before_call = [v.frozen() for v in outer.stack_before_call]
+        if self.call_restartable():
+            return Snapshot([FrameSnapshot(self.code, outer.pc, locals_, before_call,
+                                           self.frame_depth)])
+        frames = [FrameSnapshot(self.code, outer.pc, locals_, before_call, self.frame_depth,
+                                ResumeMode.IN_CALL)]
+        for callee in self.frames[1:]:
+            innermost = callee is self.top
+            stack = callee.stack if innermost else callee.stack_before_call
+            frames.append(FrameSnapshot(
+                callee.code, callee.pc, callee_locals(callee), [v.frozen() for v in stack], 0,
+                ResumeMode.BEFORE if innermost else ResumeMode.IN_CALL))
+        return Snapshot(frames)
+
+    def call_restartable(self) -> bool:
+        """Whether the inlined calls can be redone from the outermost CALL:
+        they did nothing visible and hold no reference of their own."""
+        if self.rec.effects != self.call_mark:
+            return False
+        return not any(f.owned_refs or any(v.kind == K_REF and v.owned for v in f.stack)
+                       for f in self.frames[1:])
 
     def forget_refs(self) -> None:
         """Objects may be freed from here on: unboxed values no longer know
@@ -284,7 +314,16 @@ class Tracer:
     def write_local(self, idx: int, tv: TValue) -> None:
         frame = self.top
         if not frame.is_outer:
+            old = frame.locals[idx]
+            if tv.kind == K_REF and tv.owned:
+                # the callee's frame owns it now, until the callee returns
+                frame.owned_refs.append(tv.box)
+                tv.owned = False
             frame.locals[idx] = tv
+            if old.kind == K_REF and any(b is old.box for b in frame.owned_refs) \
+                    and not self._refers_to(old.box):
+                frame.owned_refs = [b for b in frame.owned_refs if b is not old.box]
+                self.emit("decref", [old.box])
             return
         if tv.kind == K_REF:
             if tv.box is None:
@@ -295,6 +334,11 @@ class Tracer:
             raise TraceAbort(Abort.VIRTUAL, "nested virtual tuple in a local")
         frame.locals[idx] = tv
         frame.written.add(idx)
+
+    def _refers_to(self, box: Value) -> bool:
+        """Whether any local or stack entry of the trace still holds ``box``."""
+        return any(v is not LAZY and v.box is box
+                   for f in self.frames for v in list(f.locals) + f.stack)
 
     # -- the value stack (for raw handlers) --------------------------------------
 
@@ -366,10 +410,40 @@ class Tracer:
 
     # -- state for CPython when tracing stops ----------------------------------
 
-    def concrete_state(self) -> tuple[int, dict[int, Any], list[Any]]:
-        """Offset, locals to write and stack, as Python objects, for resuming
-        CPython at the instruction that is about to be traced."""
+    def concrete_frames(self) -> list[tuple[types.CodeType, int, dict[int, Any], list[Any], int]]:
+        """The frames CPython resumes with when tracing stops, outermost
+        first, as Python objects: (code, offset, locals to write, stack, how
+        many stack slots the real frame holds now).  The tracer ran the
+        program for real, so inside calls that did something visible CPython
+        continues inside them (see :mod:`tracejit.reentry`)."""
         outer = self.outer
         loc = {i: v.concrete() for i, v in enumerate(outer.locals) if v is not LAZY}
-        stack = outer.stack if outer.stack_before_call is None else outer.stack_before_call
-        return outer.pc, loc, [v.concrete() for v in stack]
+        if not self.in_callee:
+            return [(self.code, outer.pc, loc, [v.concrete() for v in outer.stack],
+                     self.frame_depth)]
+        frames = [(self.code, outer.pc, loc,
+                   [v.concrete() for v in outer.stack_before_call], self.frame_depth)]
+        if self.call_restartable():
+            return frames
+        for callee in self.frames[1:]:
+            stack = callee.stack if callee is self.top else callee.stack_before_call
+            frames.append((callee.code, callee.pc,
+                           {i: v.concrete() for i, v in callee_locals(callee).items()},
+                           [v.concrete() for v in stack], 0))
+        return frames
+
+
+def callee_locals(frame: Frame) -> dict[int, TValue]:
+    """An inlined frame's bound locals; the references it owns are handed
+    over (to the real frame the exit builds)."""
+    owned = list(frame.owned_refs)
+    out = {}
+    for i, v in enumerate(frame.locals):
+        if v.kind == K_NULL:
+            continue
+        v = v.frozen()
+        if v.kind == K_REF and any(b is v.box for b in owned):
+            owned = [b for b in owned if b is not v.box]
+            v.owned = True
+        out[i] = v
+    return out

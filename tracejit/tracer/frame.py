@@ -12,6 +12,7 @@ import types
 from typing import Any
 
 from tracejit import cpython as cp
+from tracejit.ir import Value
 from tracejit.values import NULL_T, TValue
 
 LAZY: Any = object()  # an outer-frame local not read from the real frame yet
@@ -19,7 +20,7 @@ LAZY: Any = object()  # an outer-frame local not read from the real frame yet
 
 class Frame:
     __slots__ = ("code", "func", "locals", "stack", "pc", "next_pc", "return_to",
-                 "written", "is_outer", "stack_before_call", "instrs", "index")
+                 "written", "is_outer", "stack_before_call", "owned_refs", "instrs", "index")
 
     def __init__(self, code: types.CodeType, locals: list[Any], pc: int, *,
                  func: Any = None, return_to: int = 0, is_outer: bool = False) -> None:
@@ -35,6 +36,8 @@ class Frame:
         # while a callee runs: this frame's stack as it was before the CALL
         # (what a guard inside the callee resumes with)
         self.stack_before_call: list[TValue] | None = None
+        # references an inlined frame's locals own (released when it returns)
+        self.owned_refs: list[Value] = []
         self.instrs, self.index = code_index(code)
 
     @classmethod
