@@ -855,6 +855,58 @@ def index_error_in_callee(n):
     return t, xs
 
 
+# -- regressions of issue 14's defects 5-8
+
+
+def float_square_overflow(n):
+    # CPython raises OverflowError (34, 'Numerical result out of range')
+    x = 1.0001
+    y = 1.0001
+    for _i in range(n):
+        x = x ** 2
+        y = y ** 2.0
+    return x, y
+
+
+def enumerate_past_int64(n):
+    # the counter passes 2**63 - 1 inside the compiled loop
+    t = 0
+    for i, _v in enumerate([0] * n, 2**63 - 300):
+        t = i
+    return t
+
+
+def _with_defaults(a, b=1, *, c=2):
+    return a + b + c
+
+
+def _loop_with_defaults(n):
+    t = 0
+    for i in range(n):
+        t += _with_defaults(i)
+    return t
+
+
+def callee_defaults_changed(n):
+    # the loop is compiled by the first call; each change must be seen
+    saved = (_with_defaults.__code__, _with_defaults.__defaults__,
+             dict(_with_defaults.__kwdefaults__))
+    try:
+        r = [_loop_with_defaults(n)]
+        _with_defaults.__defaults__ = (10,)
+        r.append(_loop_with_defaults(n))
+        _with_defaults.__kwdefaults__["c"] = 100
+        r.append(_loop_with_defaults(n))
+        _with_defaults.__kwdefaults__ = {"c": -5}
+        r.append(_loop_with_defaults(n))
+        _with_defaults.__code__ = (lambda a, b=1, *, c=2: a - b - c).__code__
+        r.append(_loop_with_defaults(n))
+        return r
+    finally:
+        _with_defaults.__code__, _with_defaults.__defaults__, kw = saved
+        _with_defaults.__kwdefaults__ = kw
+
+
 PROGRAMS = [
     ("stale_outer_local", stale_outer_local, lambda: (60,), True),
     ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
@@ -963,4 +1015,9 @@ PROGRAMS = [
     ("nested_callees_with_stores", nested_callees_with_stores, lambda: (300,), True),
     ("owned_lists_in_callees", owned_lists_in_callees, lambda: (300,), True),
     ("index_error_in_callee", index_error_in_callee, lambda: (300,), True),
+    # issue 14: x ** 2 overflowing raises; enumerate's counter outgrows
+    # int64; an inlined function's __defaults__, __kwdefaults__, __code__ change
+    ("float_square_overflow", float_square_overflow, lambda: (100,), True),
+    ("enumerate_past_int64", enumerate_past_int64, lambda: (1000,), True),
+    ("callee_defaults_changed", callee_defaults_changed, lambda: (300,), True),
 ]

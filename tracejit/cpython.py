@@ -52,6 +52,11 @@ SEQITER_SEQ = _F(24, "seqiter.seq")
 ENUM_INDEX = _F(16, "enum.index")  # enumerate: en_index, en_sit
 ENUM_ITER = _F(24, "enum.iter")
 
+# PyFunctionObject: what calls to an inlined function depend on
+FUNC_CODE = 48
+FUNC_DEFAULTS = 56
+FUNC_KWDEFAULTS = 64
+
 # -- frames --------------------------------------------------------------------
 FRAMEOBJ_IFRAME = 24  # PyFrameObject.f_frame
 IFRAME_IP = 56  # prev_instr (3.12) / instr_ptr (3.13)

@@ -1,8 +1,9 @@
 """Entry traces and assumption checks.
 
 An entry trace is how CPython gets into a compiled loop version: it reads
-the frame slots the loop takes as inputs, checks their classes and the
-globals, builtins and module attributes the trace assumed, unboxes numbers,
+the frame slots the loop takes as inputs, checks their classes, the globals,
+builtins and module attributes the trace assumed and the inlined functions'
+code and defaults, unboxes numbers,
 and jumps into the loop.  A failed check leaves through exit
 :data:`ENTRY_FAIL` and the runtime tries the next version.  Bridges start
 with the same assumption checks, resuming at the bridge's first bytecode.
@@ -22,6 +23,7 @@ from tracejit.values import (
     K_FLOAT,
     K_INT,
     K_NULL,
+    FieldAssumption,
     GlobalAssumption,
     InSlot,
     Snapshot,
@@ -57,11 +59,16 @@ def make_entry(code: Any, signature: list[InSlot], closure: list[GlobalAssumptio
     return Trace([], b.ops, name="entry")
 
 
-def check_assumptions(closure: list[GlobalAssumption], guard: Any, emit: Any) -> None:
-    """One dictionary lookup and one guard per assumption."""
+def check_assumptions(closure: list[GlobalAssumption | FieldAssumption], guard: Any,
+                      emit: Any) -> None:
+    """One dictionary lookup or field load, and one guard, per assumption."""
     for a in closure:
-        v = emit("call_i", [const_ref(a.namespace), const_ref(a.key)], helpers.dict_lookup())
-        expected = 0 if a.value is ABSENT else id(a.value)
+        if isinstance(a, FieldAssumption):
+            v = emit("raw_load_i", [const_int(id(a.obj))], a.offset)
+            expected = 0 if a.value is None else id(a.value)
+        else:
+            v = emit("call_i", [const_ref(a.namespace), const_ref(a.key)], helpers.dict_lookup())
+            expected = 0 if a.value is ABSENT else id(a.value)
         guard("guard_value_i", [v, const_int(expected)])
 
 

@@ -214,11 +214,22 @@ class GlobalAssumption:
 
 
 @dataclass(eq=False)
-class Assumptions:
-    """The global/builtin/module-attribute lookups a trace relied on, each once."""
+class FieldAssumption:
+    """The trace assumed the object pointer at ``offset`` in ``obj`` is
+    ``value`` (None: NULL), e.g. an inlined function's ``__code__``."""
 
-    items: list[GlobalAssumption] = field(default_factory=list)
-    _seen: dict[tuple[int, str], GlobalAssumption] = field(default_factory=dict)
+    obj: Any
+    offset: int
+    value: Any
+
+
+@dataclass(eq=False)
+class Assumptions:
+    """The global/builtin/module-attribute lookups and object fields a trace
+    relied on, each once."""
+
+    items: list[GlobalAssumption | FieldAssumption] = field(default_factory=list)
+    _seen: dict[tuple[int, Any], Any] = field(default_factory=dict)
 
     def lookup(self, namespace: dict, key: str) -> Any:
         """``namespace[key]`` (ABSENT if unbound), assumed from now on when bound."""
@@ -229,6 +240,12 @@ class Assumptions:
         if value is not ABSENT:
             self._add(namespace, key, value)
         return value
+
+    def assume_field(self, obj: Any, offset: int, value: Any) -> None:
+        if (id(obj), offset) not in self._seen:
+            a = FieldAssumption(obj, offset, value)
+            self._seen[(id(obj), offset)] = a  # type: ignore[assignment]
+            self.items.append(a)  # type: ignore[arg-type]
 
     def assume_absent(self, namespace: dict, key: str) -> None:
         if (id(namespace), key) not in self._seen:

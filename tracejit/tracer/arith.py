@@ -86,7 +86,11 @@ def float_binary(t: Tracer, sym: str, x: Value, y: Value) -> Value:
             t.guard_true(t.emit("float_ne", [y, const_float(0.0)]))
     if sym == "**":
         if isinstance(y, Const) and y.value == 2.0:
-            return t.emit("float_mul", [x, x])
+            # CPython raises OverflowError where the square of a finite
+            # float is inf: the guard sends that case (and inf ** 2) back
+            r = t.emit("float_mul", [x, x])
+            guard_finite(t, r)
+            return r
         r = t.emit("call_f", [x, y], helpers.libm("pow"))
         t.guard_true(t.emit("float_gt", [x, const_float(0.0)]))
         guard_finite(t, r)

@@ -113,6 +113,11 @@ def bind_arguments(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dic
         if bound[i] is not None:
             raise TraceAbort(Abort.INLINE, "duplicate argument")
         bound[i] = v
+    # the trace depends on these fields of the function: a changed __code__,
+    # __defaults__ or __kwdefaults__ must not enter it (checked on entry)
+    t.assumptions.assume_field(f, cp.FUNC_CODE, code)
+    t.assumptions.assume_field(f, cp.FUNC_DEFAULTS, f.__defaults__)
+    t.assumptions.assume_field(f, cp.FUNC_KWDEFAULTS, f.__kwdefaults__)
     defaults = f.__defaults__ or ()
     first_default = code.co_argcount - len(defaults)
     for i in range(nparams):
@@ -121,7 +126,7 @@ def bind_arguments(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dic
         if first_default <= i < code.co_argcount:
             value = defaults[i - first_default]
         elif i >= code.co_argcount and f.__kwdefaults__ and names[i] in f.__kwdefaults__:
-            value = f.__kwdefaults__[names[i]]
+            value = t.assumptions.lookup(f.__kwdefaults__, names[i])
         else:
             raise TraceAbort(Abort.INLINE, "missing argument")
         bound[i] = const_tvalue(value)

@@ -13,7 +13,7 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit import helpers
 from tracejit.aborts import Abort, TraceAbort
-from tracejit.ir import CONST_NULL, Const, Value, const_int
+from tracejit.ir import CONST_NULL, INT64_MAX, Const, Value, const_int
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.table import bytecode
 from tracejit.values import K_INT, K_REF, K_TUPLE, TValue
@@ -157,7 +157,11 @@ def _enumerate_next(t: Tracer, ins: Any, tv: TValue) -> None:
     t.emit("guard_class", [sit, const_int(id(type(inner_it)))])
     inner = TValue(K_REF, sit, inner_it)
     index_py = cp.enum_index(en)
+    if index_py == INT64_MAX:
+        # CPython counts in a Python int from here on (en_longindex)
+        raise TraceAbort(Abort.BIG_INT, "enumerate counter beyond 64 bits")
     idx = t.emit("getfield_i", [tv.box], cp.ENUM_INDEX)
+    t.guard_true(t.emit("int_lt", [idx, const_int(INT64_MAX)]))
 
     def bump() -> None:
         t.emit("setfield_i", [tv.box, t.emit("int_add", [idx, const_int(1)])], cp.ENUM_INDEX)
