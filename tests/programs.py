@@ -876,6 +876,17 @@ def enumerate_past_int64(n):
     return t
 
 
+def list_repeat_huge(n, big):
+    # the last iteration asks for a list of `big` items: MemoryError
+    out = None
+    k = 1
+    for i in range(n):
+        out = [0] * k
+        if i == n - 2:
+            k = big
+    return len(out)
+
+
 def _with_defaults(a, b=1, *, c=2):
     return a + b + c
 
@@ -1020,4 +1031,7 @@ PROGRAMS = [
     ("float_square_overflow", float_square_overflow, lambda: (100,), True),
     ("enumerate_past_int64", enumerate_past_int64, lambda: (1000,), True),
     ("callee_defaults_changed", callee_defaults_changed, lambda: (300,), True),
+    # [0] * 2**62 in compiled code returned a stale value instead of raising
+    ("list_repeat_huge", list_repeat_huge, lambda: (300, 2**62), True),
+    ("list_repeat_huge_max", list_repeat_huge, lambda: (300, 2**63 - 1), True),
 ]

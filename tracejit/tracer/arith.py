@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from tracejit import cpython as cp
 from tracejit import helpers
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import Const, Value, const_float, const_int, fits_int64
@@ -45,10 +46,21 @@ def binary_op(t: Tracer, ins: Any, a: TValue, b: TValue) -> TValue:
     return binary(t, sym, a, b)
 
 
+# the largest list ``list * int`` builds in compiled code: beyond it CPython
+# does it (and raises MemoryError where the memory is not there), so that the
+# call made from machine code never fails with an exception set
+MAX_REPEAT_ITEMS = 1 << 26
+
+
 def repeat_list(t: Tracer, a: TValue, b: TValue) -> TValue:
     """``list * int`` (e.g. ``[0.0] * n``): a new list."""
+    if len(a.py) * b.py > MAX_REPEAT_ITEMS:
+        raise TraceAbort(Abort.OPERATION, "list * int of a huge size")
+    size = t.emit("getfield_i", [a.box], cp.VAR_SIZE)
+    items = t.emit("int_mul_ovf", [size, b.box])
+    t.guard_true(t.emit("int_le", [items, const_int(MAX_REPEAT_ITEMS)]))
     r = t.emit("call_r", [a.box, b.box], helpers.sequence_repeat())
-    t.emit("guard_nonnull", [r])  # MemoryError: CPython redoes it and raises
+    t.emit("guard_nonnull", [r])  # out of memory: CPython redoes it and raises
     return TValue(K_REF, r, a.py * b.py, owned=True)
 
 
