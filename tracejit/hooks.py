@@ -39,7 +39,18 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
     if n < _limit[0]:
         _counts[key] = n
         return None
-    return _slow_path(code, dst, key)
+    try:
+        return _slow_path(code, dst, key)
+    except RecursionError as e:
+        # the JIT's own frames went past the limit of a program running near
+        # it: nothing was done yet (_slow_path handles everything after its
+        # start), so CPython simply runs on, as it would without the JIT
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            return None
+        raise
 
 
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:

@@ -7,11 +7,13 @@ whose loop is hot (see :mod:`tracejit.hooks`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
 import time
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,7 +285,8 @@ class Runtime:
         frame, number, buf = pending
         ex = self.exits[number]
         if ex is not None:
-            self.resume_frame(frame, ex.resume, read_buffer(buf, ex.descr.fail_types))
+            with headroom():  # the exception may be a RecursionError of the JIT's own
+                self.resume_frame(frame, ex.resume, read_buffer(buf, ex.descr.fail_types))
 
     # -- tracing -------------------------------------------------------------
 
@@ -360,11 +363,12 @@ class Runtime:
     def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
         if not tracer.started:
             return  # nothing was executed: the frame is untouched
-        (_, offset, locs, stack, depth), *callees = tracer.concrete_frames()
-        write_back(frame, offset, locs, stack, depth)
-        if callees:
-            self.resume_callees(frame, frame.f_code, offset,
-                                [(c, o, loc, st) for c, o, loc, st, _ in callees])
+        with headroom():  # tracing may have stopped on a RecursionError of the JIT's own
+            (_, offset, locs, stack, depth), *callees = tracer.concrete_frames()
+            write_back(frame, offset, locs, stack, depth)
+            if callees:
+                self.resume_callees(frame, frame.f_code, offset,
+                                    [(c, o, loc, st) for c, o, loc, st, _ in callees])
 
     def _abort(self, info: LoopInfo, reason: str) -> None:
         stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
@@ -608,6 +612,20 @@ class Runtime:
                     f"({len(trace.ops)} ops; batch of {len(traces)} compiled in "
                     f"{dt * 1000:.2f} ms by {backend.name}):\n"
                     f"{dump(trace, self.annotate)}")
+
+
+@contextlib.contextmanager
+def headroom(frames: int = 200) -> Iterator[None]:
+    """Room above the recursion limit for the JIT's own frames while it puts
+    a frame back: a program running near its limit can make the JIT's extra
+    frames raise RecursionError, and the work already done must not be lost
+    to it (the program itself gets the error only where CPython raises it)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + frames)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 _OWN_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (cp, ))
