@@ -22,7 +22,6 @@ DISABLE = _mon.DISABLE
 
 _state: dict[str, Any] = {"active": False, "everything": False}
 _selected: dict[int, types.CodeType] = {}
-_busy = [False]
 # Back-jump counts per loop location, keyed by id(code) + (header << 48): the
 # fast path below is all that cold code ever pays.  A location whose count is
 # at or above the threshold takes the slow path (trace it, or enter its code).
@@ -56,11 +55,12 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     if not _state["everything"] and id(code) not in _selected:
         return DISABLE
-    if _busy[0]:
+    ts = runtime.threads
+    if ts.busy:
         return None  # inside tracing or an exit: never re-enter the JIT
     info = runtime.loop_at(code, dst, key)
     reentry.drop_stale()
-    _busy[0] = True
+    ts.busy = True
     try:
         frame = sys._getframe(2)
         if info.versions and runtime.enter(info, frame):
@@ -72,8 +72,12 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
             return None
         if not info.versions or info.entry_misses >= _threshold[0]:
             info.entry_misses = 0
-            if len(info.versions) < params["max_versions"]:
-                runtime.trace_loop(info, frame)
+            if len(info.versions) < params["max_versions"] and \
+                    runtime.trace_lock.acquire(blocking=False):
+                try:
+                    runtime.trace_loop(info, frame)
+                finally:
+                    runtime.trace_lock.release()
         if info.retry_soon:
             info.retry_soon = False
             _counts[key] = _threshold[0] - 1
@@ -91,7 +95,7 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
         info.versions.clear()
         return DISABLE
     finally:
-        _busy[0] = False
+        ts.busy = False
     return None
 
 

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import os
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -112,6 +113,19 @@ class ExitInfo:
         return self.resume.periodic
 
 
+class ThreadState(threading.local):
+    """What each thread has of its own: a thread switch can happen at any
+    bytecode of the JIT's Python code, and another thread may then enter
+    compiled code (or leave it) meanwhile."""
+
+    def __init__(self) -> None:
+        self.busy = False  # inside the JIT's slow path: never re-enter it
+        self.depth = 0  # compiled code entered and not left
+        self.bufs: list[Any] = []  # an exit buffer per depth
+        # an exit whose frame is not written back yet (see enter)
+        self.unfinished_exit: tuple | None = None
+
+
 class Runtime:
     """Process-wide JIT state."""
 
@@ -122,8 +136,9 @@ class Runtime:
         self.exits: list[ExitInfo | None] = [None, None]
         self._slots: list[Any] = []
         self._slot_free = 0
-        self._bufs: list[Any] = []
-        self._depth = 0
+        self.threads = ThreadState()
+        # one thread at a time traces and compiles; others run on in CPython
+        self.trace_lock = threading.Lock()
         self._backend: Backend | None = None
         self._backend_name = ""
         self._trace_counter = 0
@@ -156,9 +171,10 @@ class Runtime:
         return addr
 
     def buffer(self) -> int:
-        if self._depth >= len(self._bufs):
-            self._bufs.append((ctypes.c_int64 * 4096)())
-        return ctypes.addressof(self._bufs[self._depth])
+        ts = self.threads
+        if ts.depth >= len(ts.bufs):
+            ts.bufs.append((ctypes.c_int64 * 4096)())
+        return ctypes.addressof(ts.bufs[ts.depth])
 
     # -- entering compiled code ----------------------------------------------
 
@@ -180,7 +196,8 @@ class Runtime:
     def enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
         """Run a compiled version of ``info`` from ``frame``; False if none fits."""
         buf = self.buffer()
-        self._depth += 1
+        ts = self.threads
+        ts.depth += 1
         try:
             fp = id(frame)
             counter = PAUSE_COUNTER.cell
@@ -200,7 +217,7 @@ class Runtime:
                 else:
                     # until the frame is written back, an exception raised by a
                     # signal handler in the code below must finish that first
-                    self.unfinished_exit = (frame, rc, buf)
+                    ts.unfinished_exit = (frame, rc, buf)
                     self.handle_exit(frame, rc, buf)
                 info.entries += 1
                 info.compiled_time += spent
@@ -213,7 +230,7 @@ class Runtime:
             self.finish_interrupted_exit()
             raise
         finally:
-            self._depth -= 1
+            ts.depth -= 1
         info.entry_misses += 1
         return False
 
@@ -235,12 +252,17 @@ class Runtime:
         values = read_buffer(buf, d.fail_types)
         if ex.failures >= params["bridge_threshold"] and ex.bridge is None \
                 and ex.code is frame.f_code:
-            if ex.bridgeable and ex.bridge_attempts < 3:
-                ex.bridge_attempts += 1
-                self.trace_bridge(frame, ex, values)
-                return
-            if params["compiled_exits"] and not ex.injected and writeback.supported(ex.resume):
-                self.compile_writeback(ex)
+            if self.trace_lock.acquire(blocking=False):  # another thread may be tracing
+                try:
+                    if ex.bridgeable and ex.bridge_attempts < 3:
+                        ex.bridge_attempts += 1
+                        self.trace_bridge(frame, ex, values)
+                        return
+                    if params["compiled_exits"] and not ex.injected and \
+                            writeback.supported(ex.resume):
+                        self.compile_writeback(ex)
+                finally:
+                    self.trace_lock.release()
         self.resume_frame(frame, ex.resume, values)
 
     def resume_frame(self, frame: types.FrameType, rd: ResumeData, values: list[Any]) -> None:
@@ -251,7 +273,7 @@ class Runtime:
         write_back(frame, rd.offset, locs, stack, rd.frame_depth)
         if callees:
             self.resume_callees(frame, rd.code, rd.offset, callees)
-        self.unfinished_exit = None
+        self.threads.unfinished_exit = None
         release(owned)
 
     @staticmethod
@@ -272,14 +294,12 @@ class Runtime:
             outer.then.append(inner)
         reentry.schedule(pending[0])
 
-    unfinished_exit: tuple | None = None
-
     def finish_interrupted_exit(self) -> None:
         """An exception (from a signal handler, typically KeyboardInterrupt)
         interrupted the Python side of an exit: write the frame now, so the
         exception meets the same state as in the interpreter."""
-        pending = self.unfinished_exit
-        self.unfinished_exit = None
+        pending = self.threads.unfinished_exit
+        self.threads.unfinished_exit = None
         if pending is None:
             return
         frame, number, buf = pending
@@ -388,7 +408,7 @@ class Runtime:
         tracer = Tracer(frame, LoopKey(ex.code, rd.offset), "bridge", params["trace_limit"],
                         self.find_targets, params["inline_depth"])
         tracer.start_bridge(tv_locals, tv_stack, rd.frame_depth, inputargs)
-        self.unfinished_exit = None  # from here on the tracer owns the frame's state
+        self.threads.unfinished_exit = None  # from here on the tracer owns the frame's state
         initial = tracer.snapshot()
         t0 = time.perf_counter()
         try:
