@@ -173,7 +173,8 @@ def _fresh_main() -> dict[str, Any]:
     import builtins
 
     d.update({"__name__": "__main__", "__doc__": None, "__package__": None,
-              "__loader__": None, "__spec__": None, "__builtins__": builtins})
+              "__loader__": None, "__spec__": None, "__annotations__": {},
+              "__builtins__": builtins})
     return d
 
 
@@ -190,7 +191,7 @@ def run_script(path: str, args: list[str]) -> None:
     sys.argv[:] = [path, *args]
     sys.path[0] = os.path.dirname(os.path.realpath(full))
     d = _fresh_main()
-    d.update({"__file__": full, "__cached__": None, "__annotations__": {},
+    d.update({"__file__": full, "__cached__": None,
               "__loader__": importlib.machinery.SourceFileLoader("__main__", full)})
     _started[0] = time.perf_counter()
     exec(code, d)
