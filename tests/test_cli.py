@@ -45,6 +45,10 @@ def both(tmp_path, target: list[str], options: tuple[str, ...] = ("--threshold",
     return plain, jit
 
 
+def outcome(r: subprocess.CompletedProcess) -> tuple[int, str, str]:
+    return r.returncode, r.stdout, r.stderr
+
+
 def write(path, text: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
@@ -115,7 +119,7 @@ print(hot(3000))
 """)
     plain, jit = both(tmp_path, [script])
     assert plain.returncode == code
-    assert (jit.returncode, jit.stdout, jit.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert outcome(jit) == outcome(plain)
 
 
 RAISES = """
@@ -137,7 +141,7 @@ def test_exception_traceback_from_a_compiled_loop_is_plain_pythons(tmp_path):
     script = write(tmp_path / "raises.py", RAISES)
     plain, jit = both(tmp_path, [script])
     assert plain.returncode == 1 and "ZeroDivisionError" in plain.stderr
-    assert (jit.returncode, jit.stdout, jit.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert outcome(jit) == outcome(plain)
     assert "tracejit" not in jit.stderr and "runpy" not in jit.stderr
 
 
@@ -145,7 +149,7 @@ def test_exception_traceback_of_a_module_is_plain_pythons(tmp_path):
     write(tmp_path / "failing.py", RAISES)
     plain, jit = both(tmp_path, ["-m", "failing"])
     assert plain.returncode == 1
-    assert (jit.returncode, jit.stdout, jit.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert outcome(jit) == outcome(plain)
     assert "_run_module_as_main" in jit.stderr  # python -m shows runpy's frames too
 
 
@@ -294,7 +298,8 @@ print(hot(100000), "tracejit.hooks" in sys.modules)
 
 
 def test_pth_line_costs_nothing_when_the_variable_is_unset(tmp_path):
-    code = _pth_line() + "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] == 'tracejit'))\n"
+    code = _pth_line() + ("import sys; print(sorted(m for m in sys.modules "
+                          "if m.split('.')[0] == 'tracejit'))\n")
     r = run(["-c", code], str(tmp_path))
     assert r.stdout == "[]\n", r.stderr
     r = run(["-c", code], str(tmp_path), TRACEJIT="1")

@@ -441,7 +441,7 @@ def _asm_function(text: str, name: str) -> str:
     for line in text.splitlines():
         if line.startswith(f"{name}:"):
             inside = True
-        if inside:
+        if inside and not line.lstrip().startswith(".cfi_"):
             out.append(line)
             if line.strip().startswith(".Lfunc_end"):
                 break

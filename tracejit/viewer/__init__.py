@@ -6,10 +6,12 @@ JSON ``<script>`` block that ``viewer.js`` turns into the loop sections,
 the interleaved source/bytecode/trace listings, the guard and bridge trees,
 the machine code and the overview chart.
 
-Syntax highlighting is done here, on the Python side, by Pygments (Python
-source, LLVM IR, x86 assembly): it is the well-kept standard, knows all three
-languages, and produces static HTML, so the page carries no highlighting
-library of its own.  Without Pygments the text is shown plain.
+The Python source is highlighted here, on the Python side, by Pygments: the
+well-kept standard, it produces static HTML, so the page carries no
+highlighting library of its own and works offline.  Without Pygments the
+source is shown plain.  Machine code (LLVM IR, assembly) is kept as text and
+lightly coloured by viewer.js when it is opened: highlighted by Pygments it
+made a bpnn report ten times larger (a span per token, for every trace).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class _Highlighter:
         try:
             from pygments import highlight
             from pygments.formatters import HtmlFormatter
-            from pygments.lexers import GasLexer, LlvmLexer, NasmLexer, PythonLexer
+            from pygments.lexers import PythonLexer
         except ImportError:
             self.ok = False
             return
@@ -41,8 +43,7 @@ class _Highlighter:
         self._highlight = highlight
         self._fmt = HtmlFormatter(nowrap=True)
         self._css = HtmlFormatter(style="default").get_style_defs(".hl")
-        self.lexers = {"python": PythonLexer(), "llvm": LlvmLexer(), "nasm": NasmLexer(),
-                       "gas": GasLexer()}
+        self.lexers = {"python": PythonLexer()}
 
     @property
     def css(self) -> str:
@@ -59,9 +60,6 @@ class _Highlighter:
             return parts[:len(text_lines)]
         return [html.escape(t) for t in text_lines]
 
-    def block(self, text: str, lang: str) -> str:
-        return "\n".join(self.lines(text.splitlines(), lang))
-
 
 def render(report: dict[str, Any]) -> str:
     """The HTML page of a report."""
@@ -74,21 +72,6 @@ def render(report: dict[str, Any]) -> str:
         code["html"] = hl.lines([t for _, t in lines], "python")
         codes[key] = code
     data["codes"] = codes
-    traces = {}
-    for name, t in (report.get("traces") or {}).items():
-        t = dict(t)
-        mc = t.get("machine_code")
-        if isinstance(mc, dict):
-            mc = dict(mc)
-            if mc.get("kind") == "x86_64":
-                mc["html"] = hl.lines([f"{m} {o}".rstrip() for _, m, o in mc.get("lines", [])],
-                                      "nasm")
-            elif mc.get("kind") == "llvm":
-                mc["ir_html"] = hl.block(mc.get("ir") or "", "llvm")
-                mc["asm_html"] = hl.block(mc.get("asm") or "", "gas")
-            t["machine_code"] = mc
-        traces[name] = t
-    data["traces"] = traces
     data["highlighted"] = hl.ok
     blob = json.dumps(data, separators=(",", ":"), default=repr)
     blob = blob.replace("</", "<\\/").replace("<!--", "<\\!--")

@@ -236,13 +236,23 @@
   }
 
   // -- machine code ----------------------------------------------------------------
+  // machine code is plain text in the report: colour comments and directives
+  function listing(text, comment) {
+    return el("pre", { class: "listing" }, String(text || "").split("\n").map((line) => {
+      const t = line.trimStart();
+      let cls = null;
+      if (t.startsWith(comment)) cls = "cm";
+      else if (t.startsWith(".") || /^[\w.$]+:/.test(t)) cls = "dir";
+      return el("span", { class: cls }, line + "\n");
+    }));
+  }
+
   function machineCode(t) {
     const mc = t.machine_code;
     if (!mc) return el("p", { class: "note" }, "no machine code recorded");
     if (mc.kind === "x86_64") {
-      const rows = (mc.lines || []).map(([addr, m, o], k) => el("div", { class: "asm-line" },
-        el("span", { class: "addr" }, addr),
-        el("code", { class: "hl", html: mc.html ? mc.html[k] : null }, mc.html ? null : m + " " + o)));
+      const rows = (mc.lines || []).map(([addr, m, o]) => el("div", { class: "asm-line" },
+        el("span", { class: "addr" }, addr), el("span", { class: "mn" }, m), " " + o));
       return el("div", { class: "machine" }, el("div", { class: "note" },
         "x86-64, " + (mc.bytes || "?") + " bytes, disassembled with capstone"), rows);
     }
@@ -250,9 +260,9 @@
       return el("div", { class: "machine" },
         el("div", { class: "note" }, "LLVM IR" + (mc.optimized_ir ? " after LLVM's -O2" : " as generated (before LLVM's passes)")
           + (mc.function ? ", function " + mc.function : "")),
-        el("pre", { class: "hl", html: mc.ir_html || null }, mc.ir_html ? null : (mc.ir || "")),
-        mc.asm ? el("div", { class: "note" }, "assembly") : null,
-        mc.asm ? el("pre", { class: "hl", html: mc.asm_html || null }, mc.asm_html ? null : mc.asm) : null);
+        listing(mc.ir, ";"),
+        mc.asm ? el("div", { class: "note" }, "assembly (AT&T syntax)") : null,
+        mc.asm ? listing(mc.asm, "#") : null);
     }
     return el("p", { class: "note" }, mc.why || "no machine code");
   }
