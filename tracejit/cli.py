@@ -68,9 +68,8 @@ BACKEND_HINTS = {
         "PyPI's PeachPy (0.0.1) is Python 2 only; use Debian's python3-peachpy:\n"
         "    apt-get download python3-peachpy python3-six\n"
         "    dpkg -x python3-peachpy_*.deb ~/peachpy && dpkg -x python3-six_*.deb ~/peachpy\n"
-        "    echo ~/peachpy/usr/lib/python3/dist-packages > \\\n"
-        "        \"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')"
-        "/peachpy.pth\"\n"
+        "    echo ~/peachpy/usr/lib/python3/dist-packages > {purelib}/peachpy.pth\n"
+        "    {python} -W ignore -m compileall -q ~/peachpy   # no SyntaxWarnings at import\n"
         "  (or apt-get install python3-peachpy and put /usr/lib/python3/dist-packages on\n"
         "  PYTHONPATH; scripts/setup.sh does the former for the project's venvs)"),
 }
@@ -345,7 +344,11 @@ def cmd_backends() -> int:
         print(f"{name:{width}}  {'usable' if ok else 'unavailable'}{default}"
               + ("" if ok else f": {why}"))
         if not ok and name in BACKEND_HINTS:
-            print("    to get it: " + BACKEND_HINTS[name].replace("\n", "\n    "))
+            import sysconfig
+
+            hint = BACKEND_HINTS[name].format(python=sys.executable,
+                                              purelib=sysconfig.get_paths()["purelib"])
+            print("    to get it: " + hint.replace("\n", "\n    "))
     print("optional tools:")
     for module, what, how in (
             ("capstone", "x86_64 disassembly in reports", "pip install capstone"),

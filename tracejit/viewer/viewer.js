@@ -56,6 +56,8 @@
   const traces = R.traces || {};
   const exitsByNumber = {};
   for (const e of R.exits || []) exitsByNumber[e.number] = e;
+  const versionNames = new Set();
+  for (const l of R.loops || []) for (const v of l.versions || []) { versionNames.add(v.trace); versionNames.add(v.entry); }
   const failuresByLoop = {};
   for (const e of R.exits || []) {
     if (!e.periodic) failuresByLoop[e.loop] = (failuresByLoop[e.loop] || 0) + (e.failures || 0);
@@ -273,7 +275,8 @@
     return el("details", { class: "trace", id: "trace-" + name, open: t.kind === "loop" ? true : null },
       el("summary", {}, el("span", { class: "tkind" }, t.kind), " " + name,
         t.compile_seconds ? el("span", { class: "note" }, "  compiled in " + seconds(t.compile_seconds)) : null,
-        t.dropped ? el("span", { class: "note" }, "  (no longer in use)") : null),
+        (t.dropped || ((t.kind === "loop" || t.kind === "entry") && !versionNames.has(name)))
+          ? el("span", { class: "note" }, "  (no longer in use)") : null),
       traceViews(t, mainCode),
       el("details", { class: "mc" }, el("summary", {}, "machine code"), machineCode(t)));
   }
@@ -360,14 +363,24 @@
       sec.appendChild(traceSection(v.trace, l.code));
       if (v.entry) sec.appendChild(traceSection(v.entry, l.code));
     }
-    // bridges grown from this loop's guards, and traces no longer in use
-    for (const t of Object.values(traces)) {
-      if (t.loop === l.name && (t.kind === "bridge" || t.kind === "writeback" || t.dropped)
-          && !(l.versions || []).some((v) => v.trace === t.name || v.entry === t.name)) {
-        sec.appendChild(traceSection(t.name, l.code));
-      }
+    // traces of versions no longer in use (a loop given up or blacklisted
+    // drops them), then bridges grown from this loop's guards
+    const inVersions = (name) => (l.versions || []).some((v) => v.trace === name || v.entry === name);
+    const rest = Object.values(traces).filter((t) => t.loop === l.name && !inVersions(t.name));
+    for (const t of rest.filter((t) => t.kind === "loop")) {
+      sec.appendChild(el("h3", {}, "guards and bridges of " + t.name,
+        el("span", { class: "note" }, " (version no longer in use)")));
+      sec.appendChild(guardTree(t.name, 0, new Set()));
     }
+    const kindOrder = { loop: 0, entry: 1, bridge: 2, writeback: 3 };
+    rest.sort((a, b) => (kindOrder[a.kind] ?? 4) - (kindOrder[b.kind] ?? 4));
+    for (const t of rest) sec.appendChild(traceSection(t.name, l.code));
     return sec;
+  }
+
+  function abortReason(a) {
+    if (a.kind === "blacklist") return "blacklisted after repeated aborts";
+    return (a.kind === "bridge_abort" ? "bridge: " : "") + (a.reason || a.kind);
   }
 
   function abortWhere(a) {
@@ -377,7 +390,7 @@
   function groupAborts(list) {
     const groups = new Map();
     for (const a of list) {
-      const text = abortWhere(a) + ": " + (a.kind === "bridge_abort" ? "bridge: " : "") + (a.reason || a.kind);
+      const text = abortWhere(a) + ": " + abortReason(a);
       groups.set(text, (groups.get(text) || 0) + 1);
     }
     return [...groups.entries()];
@@ -394,7 +407,7 @@
     }
     const groups = new Map();
     for (const a of list) {
-      const reason = (a.kind === "bridge_abort" ? "bridge: " : "") + (a.reason || a.kind);
+      const reason = abortReason(a);
       const loc = abortWhere(a);
       const key = loc + "\u0000" + (a.loop || "") + "\u0000" + reason;
       groups.set(key, (groups.get(key) || 0) + 1);
