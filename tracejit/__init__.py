@@ -130,6 +130,11 @@ def reset() -> None:
     from tracejit import log
 
     log.recent_aborts.clear()
+    import sys
+
+    report = sys.modules.get("tracejit.report")
+    if report is not None and report._collector is not None:
+        report._collector.traces.clear()  # trace names start again at loop1
     fresh = Stats()
     for k, v in vars(fresh).items():
         setattr(_stats, k, v)

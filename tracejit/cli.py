@@ -110,10 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["backends"]:
-        return cmd_backends()
-    if argv[:1] == ["view"]:
-        return cmd_view(argv[1:])
+    if argv[:1] in (["backends"], ["view"]):
+        try:
+            return cmd_backends() if argv[0] == "backends" else cmd_view(argv[1:])
+        except BrokenPipeError:  # e.g. piped into head: no traceback for that
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
     parser = build_parser()
     opts = parser.parse_args(argv)
     if opts.module is not None:

@@ -270,6 +270,7 @@ def gather(wall_time: float | None = None, machine_code: bool = True) -> dict[st
     traces: dict[str, dict[str, Any]] = {}
     exit_site: dict[int, tuple[str, int, str]] = {}
     live = _all_traces(runtime)
+    _x86_starts.clear()
     _note_x86_blocks(live)
     for t in live:
         name = getattr(t, "name", "") or f"trace{id(t):x}"
