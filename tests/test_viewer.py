@@ -141,4 +141,76 @@ def test_a_script_error_in_the_page_is_reported_not_hidden(tmp_path):
     viewer.write(broken, str(page))
     dom, _ = dump_dom(str(page), tmp_path)
     assert re.search(r'<body[^>]*data-status="error"', dom)
-    assert '<p class="js-error">viewer error: TypeError' in dom
+    assert re.search(r'<p class="js-error">viewer error: [^<]*TypeError', dom)
+
+
+# -- what the viewer is given: traces with their bytecode positions ------------
+
+
+def _sample(n):
+    total = 0
+    for i in range(n):
+        total += i * 3
+    return total
+
+
+def _toy_trace(with_pos: bool):
+    """add, compare, guard, jump; ops that carry ``pos`` when asked."""
+    import dis
+
+    from tracejit.ir import ExitDescr, InputArg, Op, Trace, const_int
+
+    class PosOp(Op):  # ops of the tracer being rewritten carry .pos
+        pass
+
+    offsets = {i.opname: i.offset for i in dis.get_instructions(_sample)}
+    code = _sample.__code__
+    a = InputArg("i")
+    add = PosOp("int_add", [a, const_int(3)])
+    lt = PosOp("int_lt", [add, const_int(10)])
+    guard = PosOp("guard_true", [lt])
+    guard.exit, guard.fail_args = ExitDescr(number=7), [add]
+    jump = PosOp("jump", [add])
+    if with_pos:
+        add.pos = (code, offsets["BINARY_OP"])
+        lt.pos = guard.pos = (code, offsets["FOR_ITER"])
+    return Trace([a], [add, lt, guard, jump]), code
+
+
+def test_trace_record_places_ops_under_their_bytecode_when_they_carry_pos():
+    from tracejit import report
+
+    trace, code = _toy_trace(with_pos=True)
+    rec = report.trace_record(trace)
+    add, lt, guard, jump = rec["ops"]
+    assert add["line"] == code.co_firstlineno + 3 and not add.get("approx")  # total += i * 3
+    assert lt["line"] == guard["line"] == code.co_firstlineno + 2  # the for line
+    assert guard["guard"] and guard["exit"] == 7
+    assert jump["approx"] and jump["line"] == guard["line"]  # inherited from the guard
+    assert add["text"].startswith("i1 = int_add(i0, 3)")
+
+
+def test_trace_record_without_positions_has_no_invented_ones():
+    from tracejit import report
+
+    trace, _ = _toy_trace(with_pos=False)
+    rec = report.trace_record(trace)
+    assert all("line" not in op for op in rec["ops"])  # no guard resume data either
+
+
+def test_record_trace_hook_reaches_the_collector_and_the_report(tmp_path):
+    from tracejit import report
+
+    trace, code = _toy_trace(with_pos=True)
+    report.record_trace("toy0", "traced", trace)  # nobody listens: nothing kept
+    collector = report.start_collecting(keep_listing=False)
+    try:
+        report.record_trace("toy1", "traced", trace, loop="_sample@1:2", code=code)
+        assert "toy0" not in collector.traces
+        assert collector.traces["toy1"]["traced"]["ops"][0]["line"] == code.co_firstlineno + 3
+        data = report.gather(machine_code=False)
+    finally:
+        report.stop_collecting()
+    assert data["traces"]["toy1"]["traced"]["ops"]
+    lines = data["codes"][report.code_key(code)]["lines"]
+    assert any("total += i * 3" in text for _, text in lines)

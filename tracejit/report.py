@@ -218,6 +218,14 @@ def start_collecting(keep_listing: bool = True) -> Collector:
     return _collector
 
 
+def stop_collecting() -> None:
+    """Unsubscribe and drop the collector (what it kept is forgotten)."""
+    global _collector
+    if _collector is not None:
+        log.remove_listener(_collector)
+        _collector = None
+
+
 def _keep_listings() -> None:
     from tracejit.params import params
     from tracejit.registry import get_backend

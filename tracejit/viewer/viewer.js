@@ -51,16 +51,20 @@
   }
   function basename(p) { return p ? String(p).split("/").pop() : "?"; }
 
-  const R = JSON.parse(document.getElementById("report-data").textContent);
-  const codes = R.codes || {};
-  const traces = R.traces || {};
-  const exitsByNumber = {};
-  for (const e of R.exits || []) exitsByNumber[e.number] = e;
-  const versionNames = new Set();
-  for (const l of R.loops || []) for (const v of l.versions || []) { versionNames.add(v.trace); versionNames.add(v.entry); }
-  const failuresByLoop = {};
-  for (const e of R.exits || []) {
-    if (!e.periodic) failuresByLoop[e.loop] = (failuresByLoop[e.loop] || 0) + (e.failures || 0);
+  // filled by init(), inside the try at the end, so that a bad report shows
+  // as an error on the page like any other
+  let R = {}, codes = {}, traces = {};
+  const exitsByNumber = {}, versionNames = new Set(), failuresByLoop = {};
+
+  function init() {
+    R = JSON.parse(document.getElementById("report-data").textContent);
+    codes = R.codes || {};
+    traces = R.traces || {};
+    for (const e of R.exits || []) exitsByNumber[e.number] = e;
+    for (const l of R.loops || []) for (const v of l.versions || []) { versionNames.add(v.trace); versionNames.add(v.entry); }
+    for (const e of R.exits || []) {
+      if (!e.periodic) failuresByLoop[e.loop] = (failuresByLoop[e.loop] || 0) + (e.failures || 0);
+    }
   }
 
   function where(codeKey, line) {
@@ -451,6 +455,7 @@
   }
 
   try {
+    init();
     render();
     if (!errors.length) document.body.dataset.status = "ok";
   } catch (e) {
