@@ -9,7 +9,7 @@
 #  * optionally, when run as root, Debian's chromium (headless), with which
 #    tests/test_viewer.py checks the HTML trace viewer in a real browser.
 # Work already done is skipped: a stamp in each venv records the hash of
-# pyproject.toml and the list of backend packages it was installed from.
+# pyproject.toml and setup.py and the list of backend packages it was installed from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -38,7 +38,7 @@ find_python() {
   return 1
 }
 
-stamp_key=$( { cat pyproject.toml; ls -1 backends 2>/dev/null || true; } | sha256sum | cut -c1-16)
+stamp_key=$( { cat pyproject.toml setup.py; ls -1 backends 2>/dev/null || true; } | sha256sum | cut -c1-16)
 
 for full in 3.12.1 3.13.0; do
   short=${full%.*}
