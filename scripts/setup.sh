@@ -5,9 +5,11 @@
 #    plus its dependencies (llvmlite, cffi) and the dev tools (pytest,
 #    hypothesis, ruff, matplotlib);
 #  * optionally PeachPy (for the x86-64 backend), taken from Debian's
-#    python3-peachpy package into .deps/peachpy/ and put on both venvs' path.
+#    python3-peachpy package into .deps/peachpy/ and put on both venvs' path;
+#  * optionally, when run as root, Debian's chromium (headless), with which
+#    tests/test_viewer.py checks the HTML trace viewer in a real browser.
 # Work already done is skipped: a stamp in each venv records the hash of
-# pyproject.toml and the list of backend packages it was installed from.
+# pyproject.toml and setup.py and the list of backend packages it was installed from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -36,7 +38,7 @@ find_python() {
   return 1
 }
 
-stamp_key=$( { cat pyproject.toml; ls -1 backends 2>/dev/null || true; } | sha256sum | cut -c1-16)
+stamp_key=$( { cat pyproject.toml setup.py; ls -1 backends 2>/dev/null || true; } | sha256sum | cut -c1-16)
 
 for full in 3.12.1 3.13.0; do
   short=${full%.*}
@@ -119,4 +121,19 @@ if [ -d "$PEACHPY_SITE/peachpy" ] || fetch_peachpy; then
       say "warning: PeachPy does not import cleanly in $venv (optional; left out)"
     fi
   done
+fi
+
+# ---------------------------------------------------------------- Chromium
+# Optional: tests/test_viewer.py opens the trace viewer in headless Chromium
+# and skips (saying why) without it.  Installing needs root; a failure warns.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium (optional, for the viewer test; takes a minute)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+        >/dev/null 2>&1; then
+      say "warning: could not install chromium (optional; tests/test_viewer.py will skip)"
+    fi
+  else
+    say "note: chromium not installed (optional; as root: apt-get install chromium)"
+  fi
 fi

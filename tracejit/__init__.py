@@ -24,8 +24,8 @@ from tracejit.params import DEFAULTS, params
 from tracejit.params import stats as _stats
 from tracejit.registry import available_backends, backend_names, describe
 
-__all__ = ["enable", "disable", "jit", "set_param", "get_param", "stats", "reset",
-           "available_backends", "backend_names", "describe_backends", "wait_for_compiler"]
+__all__ = ["enable", "disable", "jit", "set_param", "get_param", "stats", "print_stats",
+           "reset", "available_backends", "backend_names", "describe_backends", "wait_for_compiler"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,6 +105,17 @@ def stats() -> dict[str, Any]:
     return _stats.as_dict()
 
 
+def print_stats(file: Any = None) -> None:
+    """Print a readable summary of what the JIT did so far (to stderr by
+    default): the hottest loops by time in machine code with their source
+    locations and an estimated speed-up, the guards that failed most, and the
+    aborts with their reasons and locations (``python -m tracejit --stats``
+    prints the same at exit)."""
+    from tracejit.summary import print_stats as _print
+
+    _print(file)
+
+
 def reset() -> None:
     """Forget every compiled loop, counter and statistic (parameters stay)."""
     from tracejit import hooks
@@ -116,6 +127,14 @@ def reset() -> None:
     rt.runtime.__init__()
     rt.runtime._worker = worker
     hooks._counts.clear()
+    from tracejit import log
+
+    log.recent_aborts.clear()
+    import sys
+
+    report = sys.modules.get("tracejit.report")
+    if report is not None and report._collector is not None:
+        report._collector.traces.clear()  # trace names start again at loop1
     fresh = Stats()
     for k, v in vars(fresh).items():
         setattr(_stats, k, v)

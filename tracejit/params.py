@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "threshold": 200,  # back-jumps of one loop before it is traced
@@ -77,22 +76,25 @@ class Stats:
 
 stats = Stats()
 
-_log_file: TextIO | None = None
-_log_path: str | None = None
-
 
 def log_enabled() -> bool:
-    return bool(os.environ.get("TRACEJIT_LOG"))
+    """True when a log file or an in-process listener (the report) is on."""
+    from tracejit import log as _log
+
+    return _log.enabled()
 
 
-def log(text: str) -> None:
-    """Append to the file named by ``TRACEJIT_LOG`` (nothing if unset)."""
-    global _log_file, _log_path
-    path = os.environ.get("TRACEJIT_LOG")
-    if not path:
+def log(text: str, kind: str = "message", **fields: Any) -> None:
+    """Compatibility shim: one event for :mod:`tracejit.log` (nothing when no
+    log is on).  ``text`` is the human-readable line; ``kind`` and ``fields``
+    make it a structured event (see docs/log-format.md)."""
+    from tracejit import log as _log
+
+    if kind == "trace" and "trace" in fields:  # serialized with bytecode positions
+        if _log.enabled():
+            from tracejit import report
+
+            report.record_trace(fields.pop("name", ""), fields.pop("stage", "optimized"),
+                                fields.pop("trace"), text=text, **fields)
         return
-    if _log_file is None or path != _log_path:
-        _log_file = open(path, "a", encoding="utf-8")  # noqa: SIM115
-        _log_path = path
-    _log_file.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
-    _log_file.flush()
+    _log.event(kind, text=text, **fields)

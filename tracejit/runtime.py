@@ -156,7 +156,8 @@ class Runtime:
             try:
                 self._backend = get_backend(name)
             except BackendUnavailable as e:
-                log(f"backend {name} unavailable ({e}); using the reference backend")
+                log(f"backend {name} unavailable ({e}); using the reference backend",
+                    kind="backend_unavailable", backend=name, reason=str(e))
                 self._backend = get_backend("reference")
             self._backend_name = name
         return self._backend
@@ -378,7 +379,9 @@ class Runtime:
         log(f"giving up {info.name}: {info.entries} entries, "
             f"{info.iterations / max(1, info.entries):.1f} iterations of "
             f"{info.ops_per_iteration} operations and "
-            f"{info.compiled_time * 1e6 / max(1, info.entries):.2f} us in compiled code each")
+            f"{info.compiled_time * 1e6 / max(1, info.entries):.2f} us in compiled code each",
+            kind="give_up", loop=info.name, reason=reason, code=info.code, offset=info.header,
+            entries=info.entries, iterations=info.iterations, compiled_time=info.compiled_time)
 
     def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
         if not tracer.started:
@@ -394,11 +397,13 @@ class Runtime:
         stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
         info.aborts += 1
         info.threshold = min(info.threshold * 2, 1 << 20)
-        log(f"abort {info.name}: {reason}")
+        log(f"abort {info.name}: {reason}", kind="abort", loop=info.name, reason=reason,
+            code=info.code, offset=info.header)
         if info.aborts >= params["max_aborts"] and not info.versions:
             info.blacklisted = True
             stats.blacklisted += 1
-            log(f"blacklisted {info.name}")
+            log(f"blacklisted {info.name}", kind="blacklist", loop=info.name, code=info.code,
+                offset=info.header)
 
     def trace_bridge(self, frame: types.FrameType, ex: ExitInfo, values: list[Any]) -> None:
         rd = ex.resume
@@ -421,7 +426,9 @@ class Runtime:
                 raise
             reason = e.message if isinstance(e, TraceAbort) else f"internal error: {e!r}"
             stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
-            log(f"bridge abort at {ex.loop_name} exit {ex.descr.number}: {reason}")
+            log(f"bridge abort at {ex.loop_name} exit {ex.descr.number}: {reason}",
+                kind="bridge_abort", loop=ex.loop_name, exit=ex.descr.number, reason=reason,
+                code=rd.code, offset=rd.offset)
             self._write_tracer_state(frame, tracer)
             release(owned)
             return
@@ -439,7 +446,8 @@ class Runtime:
         def failed(e: BaseException) -> None:
             reason = e.message if isinstance(e, TraceAbort) else f"compile error: {e!r}"
             stats.aborts["bridge: " + reason] = stats.aborts.get("bridge: " + reason, 0) + 1
-            log(f"bridge compile failed: {reason}")
+            log(f"bridge compile failed: {reason}", kind="bridge_abort", loop=ex.loop_name,
+                exit=ex.descr.number, reason=reason, code=rd.code, offset=rd.offset)
             ex.bridge = None
 
         try:
@@ -554,7 +562,8 @@ class Runtime:
         """Optimize ``trace`` and give every guard its exit and resume data."""
         trace.name = name
         if log_enabled():
-            log(f"trace {name} ({loop_name}) before optimization:\n{dump(trace)}")
+            log(f"trace {name} ({loop_name}) before optimization:\n{dump(trace)}",
+                kind="trace", stage="traced", trace=trace, name=name, loop=loop_name, code=code)
 
         def snapshot_values() -> list[Value]:
             return [v for op in trace.ops if op.snapshot is not None
@@ -631,7 +640,9 @@ class Runtime:
                 log(f"trace {trace.name} ({trace.loop_name}) after optimization "
                     f"({len(trace.ops)} ops; batch of {len(traces)} compiled in "
                     f"{dt * 1000:.2f} ms by {backend.name}):\n"
-                    f"{dump(trace, self.annotate)}")
+                    f"{dump(trace, self.annotate)}",
+                    kind="trace", stage="optimized", trace=trace, name=trace.name,
+                    loop=trace.loop_name, seconds=dt, backend=backend.name, batch=len(traces))
 
 
 @contextlib.contextmanager

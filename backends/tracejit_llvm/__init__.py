@@ -621,7 +621,10 @@ def _missing(name: str) -> None:
 
 
 class LLVMTrace(MachineCodeTrace):
-    __slots__ = ("compile_seconds", "engine", "llvm_ir")
+    # llvm_ir: the module before optimization; llvm_name: this trace's function
+    # in it; with Backend.keep_listing also the optimized module and assembly
+    __slots__ = ("compile_seconds", "engine", "llvm_ir", "llvm_name", "llvm_ir_optimized",
+                 "asm")
 
 
 class Backend:
@@ -629,6 +632,9 @@ class Backend:
 
     name = "llvm"
     releases_gil = True  # llvmlite calls release the GIL: compile in the background
+    # set by tracejit.report for --report: keep the optimized IR and assembly
+    # text of every compiled module (costs a code generation round each)
+    keep_listing = False
 
     def __init__(self) -> None:
         self._count = 0
@@ -674,6 +680,10 @@ class Backend:
         if os.environ.get("TRACEJIT_LLVM_DUMP"):
             with open(os.environ["TRACEJIT_LLVM_DUMP"], "a") as f:
                 f.write(str(mod))
+        optimized_ir = asm = None
+        if self.keep_listing:
+            optimized_ir = str(mod)
+            asm = tm.emit_assembly(mod)
         engine = _Machine.engine
         engine.add_module(mod)
         engine.finalize_object()
@@ -684,6 +694,9 @@ class Backend:
             result = LLVMTrace(engine.get_function_address(n), owner=mod)
             result.engine = engine
             result.llvm_ir = text
+            result.llvm_name = n
+            result.llvm_ir_optimized = optimized_ir
+            result.asm = asm
             result.compile_seconds = seconds / len(names)
             results.append(result)
         return results
