@@ -298,7 +298,9 @@ print(hot(100000), "tracejit.hooks" in sys.modules)
 
 
 def test_pth_line_costs_nothing_when_the_variable_is_unset(tmp_path):
-    code = _pth_line() + ("import sys; print(sorted(m for m in sys.modules "
+    # list(): enable() warms the backend up on a helper thread, which imports
+    # while this iterates
+    code = _pth_line() + ("import sys; print(sorted(m for m in list(sys.modules) "
                           "if m.split('.')[0] == 'tracejit'))\n")
     r = run(["-c", code], str(tmp_path))
     assert r.stdout == "[]\n", r.stderr
