@@ -918,6 +918,196 @@ def callee_defaults_changed(n):
         _with_defaults.__kwdefaults__ = kw
 
 
+# -- instances: attributes (values arrays, __slots__), methods, class
+# attributes, and changes made while the loop runs
+
+
+class Vec2:
+    scale_by = 2
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def dot(self, o):
+        return self.x * o.x + self.y * o.y
+
+    def grow(self, k):
+        self.x = self.x * k
+        self.y = self.y + k
+
+
+class Vec2Sub(Vec2):
+    def dot(self, o):  # an override
+        return self.x * o.x - self.y * o.y
+
+
+class Slotted:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+    def total(self):
+        return self.a + self.b
+
+
+class SlottedSub(Slotted):
+    __slots__ = ("c",)
+
+    def __init__(self, a, b, c):
+        Slotted.__init__(self, a, b)
+        self.c = c
+
+
+def method_calls(n):
+    v = Vec2(1.5, 2.0)
+    w = Vec2(0.5, -1.0)
+    t = 0.0
+    for _i in range(n):
+        t += v.dot(w) * Vec2.scale_by
+        w.grow(1.0)
+    return t, w.x, w.y
+
+
+def slots_read_write(n):
+    p = SlottedSub(1, 2, 3)
+    t = 0
+    for i in range(n):
+        p.a = p.a + i
+        p.c = p.c - 1
+        t += p.total() + p.c
+    return t, p.a, p.b, p.c
+
+
+def polymorphic_dot(n):
+    vs = [Vec2(1.0, 2.0), Vec2Sub(1.0, 2.0)]
+    w = Vec2(3.0, 0.5)
+    t = 0.0
+    for i in range(n):
+        t += vs[(i // 50) % 2].dot(w)
+    return t
+
+
+def attribute_changes_type(n):
+    v = Vec2(1, 2)
+    t = 0
+    for i in range(n):
+        t += v.x
+        if i == n // 2:
+            v.x = 1.5  # int -> float
+    return t
+
+
+def attribute_deleted_mid_loop(n):
+    v = Vec2(1, 2)
+    t = 0
+    for i in range(n):
+        if i == n - 10:
+            del v.y
+        t += v.x + v.y  # AttributeError once y is gone
+    return t
+
+
+def attribute_added_shadows_method(n):
+    v = Vec2(1.0, 2.0)
+    w = Vec2(0.5, 0.5)
+    out = []
+    for i in range(n):
+        if i == n // 2:
+            v.dot = lambda o: -1.0  # an instance attribute hides the method
+        out.append(0) if False else None
+        out_value = v.dot(w)
+        if i % 97 == 0:
+            out.append(out_value)
+    return out
+
+
+def _plain_dot(self, o):
+    return 100.0
+
+
+def method_monkeypatched(n):
+    saved = Vec2.dot
+    try:
+        v = Vec2(1.0, 2.0)
+        w = Vec2(0.5, 0.5)
+        t = 0.0
+        for i in range(n):
+            if i == n // 2:
+                Vec2.dot = _plain_dot
+            t += v.dot(w)
+        return t
+    finally:
+        Vec2.dot = saved
+
+
+def class_attribute_rebound(n):
+    saved = Vec2.scale_by
+    try:
+        t = 0
+        for i in range(n):
+            if i == n // 3:
+                Vec2.scale_by = 5
+            t += Vec2.scale_by * i
+        return t
+    finally:
+        Vec2.scale_by = saved
+
+
+def class_reassigned(n):
+    v = Vec2(1.0, 2.0)
+    w = Vec2(2.0, 1.0)
+    t = 0.0
+    for i in range(n):
+        if i == n // 2:
+            v.__class__ = Vec2Sub
+        t += v.dot(w)
+    return t, type(v).__name__
+
+
+class WithGetattr:
+    def __init__(self):
+        self.x = 1
+
+    def __getattr__(self, name):
+        return 7
+
+
+def getattr_fallback(n):
+    o = WithGetattr()
+    t = 0
+    for _i in range(n):
+        t += o.x + o.missing
+    return t
+
+
+def dict_materialized_mid_loop(n):
+    v = Vec2(1, 2)
+    t = 0
+    for i in range(n):
+        if i == n // 2:
+            v.__dict__["x"] = 10  # the instance's values move to a dict
+        t += v.x + v.y
+    return t
+
+
+def _set_x(o, value):
+    o.x = value
+    return o.y * 2  # an int until the caller switches y to a float
+
+
+def attribute_store_in_callee(n):
+    v = Vec2(0, 1)
+    t = 0
+    for i in range(n):
+        if i == n // 2:
+            v.y = 0.5
+        t += _set_x(v, v.x + i)
+    return t, v.x, v.y
+
+
 PROGRAMS = [
     ("stale_outer_local", stale_outer_local, lambda: (60,), True),
     ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
@@ -1034,4 +1224,17 @@ PROGRAMS = [
     # [0] * 2**62 in compiled code returned a stale value instead of raising
     ("list_repeat_huge", list_repeat_huge, lambda: (300, 2**62), True),
     ("list_repeat_huge_max", list_repeat_huge, lambda: (300, 2**63 - 1), True),
+    # instances, attributes and methods
+    ("method_calls", method_calls, lambda: (400,), True),
+    ("slots_read_write", slots_read_write, lambda: (400,), True),
+    ("polymorphic_dot", polymorphic_dot, lambda: (500,), True),
+    ("attribute_changes_type", attribute_changes_type, lambda: (400,), True),
+    ("attribute_deleted_mid_loop", attribute_deleted_mid_loop, lambda: (400,), True),
+    ("attribute_added_shadows_method", attribute_added_shadows_method, lambda: (400,), True),
+    ("method_monkeypatched", method_monkeypatched, lambda: (400,), True),
+    ("class_attribute_rebound", class_attribute_rebound, lambda: (400,), True),
+    ("class_reassigned", class_reassigned, lambda: (400,), True),
+    ("getattr_fallback", getattr_fallback, lambda: (300,), False),
+    ("dict_materialized_mid_loop", dict_materialized_mid_loop, lambda: (400,), True),
+    ("attribute_store_in_callee", attribute_store_in_callee, lambda: (400,), True),
 ]

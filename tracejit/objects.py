@@ -629,3 +629,55 @@ _PLATFORM_PROBLEM = _verify() if sys.maxsize > 1 << 32 else "not a 64-bit CPytho
 def platform_problem() -> str:
     """What of this module's layout facts failed on this interpreter ('' = none)."""
     return _PLATFORM_PROBLEM
+
+
+# -- what the tracer's attribute handlers use besides the above ------------------
+
+def emit_values_guards(emit: Any, obj: Value, lay: InstanceLayout, index: int,
+                       for_store: bool) -> tuple[Value, FieldOffset]:
+    """The guards of :func:`emit_load_instance_value` (``for_store``: of a
+    store), and the base and field the value is then read from or written to
+    (a caller boxing the new value between the guards and the store)."""
+    return _emit_values_guards(emit, obj, lay, index, for_store), _values_field(lay, index)
+
+
+def emit_guard_no_instance_attribute(emit: Any, obj: Value, lay: InstanceLayout) -> None:
+    """IR guarding that ``obj`` has no attribute of its own named by a name
+    that is not in its class's shared keys now: its attributes are all in its
+    values array (3.13: and no dict was materialized), whose names are the
+    shared keys, and those are the same keys object with the same number of
+    entries (a name added later is a new entry)."""
+    if lay.kind == SLOTS_ONLY:
+        return
+    keys = _shared_keys_address(lay.tp)
+    if not keys:
+        raise ObjectLayoutError(f"{lay.tp.__qualname__}: no shared keys")
+    cached = emit("getfield_i", [const_ref(lay.tp)], FieldOffset(HT_CACHED_KEYS, "type.keys"))
+    emit("guard_value_i", [cached, const_int(keys)])
+    count = emit("raw_load_i", [const_int(keys)], DK_NENTRIES)
+    emit("guard_value_i", [count, const_int(_ssize(keys + DK_NENTRIES))])
+    if lay.kind == VALUES:
+        word = emit("getfield_i", [obj], INSTANCE_DICT)
+        emit("guard_true", [emit("int_and", [word, const_int(VALUES_BIT)])])
+    else:
+        header = emit("getfield_i", [obj], FieldOffset(lay.header_offset, "inst.inline.header"))
+        emit("guard_true", [emit("int_and", [header, const_int(HEADER_VALID_MASK)])])
+        emit("guard_false", [emit("getfield_i", [obj], INSTANCE_DICT)])
+
+
+def has_no_instance_attribute_guard_holding(obj: Any, lay: InstanceLayout) -> bool:
+    """Whether :func:`emit_guard_no_instance_attribute` holds for ``obj`` now."""
+    try:
+        emit_guard_no_instance_attribute(_run_now, const_ref(obj), lay)
+    except GuardFails:
+        return False
+    return True
+
+
+def values_guards_hold(obj: Any, lay: InstanceLayout, index: int, for_store: bool) -> bool:
+    """Whether the guards of :func:`emit_values_guards` hold for ``obj`` now."""
+    try:
+        _emit_values_guards(_run_now, const_ref(obj), lay, index, for_store)
+    except GuardFails:
+        return False
+    return True

@@ -1,4 +1,5 @@
-"""Handlers for names: globals, builtins and attributes of modules.
+"""Handlers for names: globals, builtins, attributes of modules (instances'
+attributes are in :mod:`tracejit.tracer.attributes`).
 
 A global's value is a constant of the trace: the lookup is recorded as an
 assumption (the runtime re-checks it when entering compiled code), and a
@@ -13,6 +14,7 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import Const
+from tracejit.tracer.attributes import load_class_attr, load_instance_attr, store_instance_attr
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.table import bytecode
 from tracejit.values import ABSENT, K_REF, NULL_T, TValue, const_tvalue
@@ -43,9 +45,11 @@ def load_global(t: Tracer, ins: Any) -> tuple[TValue, ...]:
 @bytecode("LOAD_ATTR", pops=1, pushes=_method_style)
 def load_attr(t: Tracer, ins: Any, owner: TValue) -> tuple[TValue, ...]:
     name = t.top.code.co_names[ins.arg >> 1]
+    if owner.kind == K_REF and isinstance(owner.box, Const) and isinstance(owner.py, type):
+        return load_class_attr(t, ins, owner, name)
     if owner.kind != K_REF or not isinstance(owner.box, Const) or \
             type(owner.py) is not types.ModuleType:
-        raise TraceAbort(Abort.ATTRIBUTE, "attribute access (only module attributes are traced)")
+        return load_instance_attr(t, ins, owner, name)
     value = t.assumptions.lookup(owner.py.__dict__, name)
     if value is ABSENT:
         raise TraceAbort(Abort.ATTRIBUTE, "missing module attribute")
@@ -53,3 +57,8 @@ def load_attr(t: Tracer, ins: Any, owner: TValue) -> tuple[TValue, ...]:
     tv = const_tvalue(value)
     # method-style load on a module: [NULL, attr] (3.12) / [attr, NULL] (3.13)
     return cp.with_null(tv, NULL_T) if ins.arg & 1 else (tv,)
+
+
+@bytecode("STORE_ATTR", pops=2)
+def store_attr(t: Tracer, ins: Any, value: TValue, owner: TValue) -> None:
+    store_instance_attr(t, ins, value, owner, t.top.code.co_names[ins.arg])
