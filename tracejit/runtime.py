@@ -34,6 +34,7 @@ from tracejit.opt import optimize
 from tracejit.params import log, log_enabled, params, stats
 from tracejit.registry import get_backend
 from tracejit.resume import ResumeData, build_resume, read_buffer, rebuild, release, write_back
+from tracejit.tools import watched
 from tracejit.tracer import (
     ABSENT,
     K_BOOL,
@@ -225,8 +226,9 @@ class Runtime:
             stats.forced_failures += 1
         stats.failures_per_loop[ex.loop_name] = stats.failures_per_loop.get(ex.loop_name, 0) + 1
         values = read_buffer(buf, d.fail_types)
+        # (a tool switched on by another thread meanwhile: no tracing)
         if d.failures >= params["bridge_threshold"] and d.bridge is None \
-                and ex.code is frame.f_code:
+                and ex.code is frame.f_code and not watched():
             if ex.bridgeable and ex.bridge_attempts < 3:
                 ex.bridge_attempts += 1
                 self.trace_bridge(frame, ex, values)
