@@ -153,3 +153,15 @@ def f(n, xs, ys, m):
         st = tracejit.stats()
         assert st["loops_compiled"] >= 1
         assert st["forced_failures"] >= 3, (backend, st)
+
+
+def test_fuzz_command_creates_its_out_folder(tmp_path, capsys):
+    """``--out`` may name a folder that does not exist yet (it failed with
+    FileNotFoundError before the first program ran)."""
+    from tracejit.fuzz import main
+
+    out = tmp_path / "not" / "there"
+    assert main(["--backend", "reference", "--examples", "1", "--seed", "1",
+                 "--out", str(out)]) == 0
+    assert out.is_dir()
+    assert "fuzz reference: ok" in capsys.readouterr().out

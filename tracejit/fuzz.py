@@ -151,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--examples", type=int, default=100)
     ap.add_argument("--seed", type=int, default=None, help="default: a random seed")
     ap.add_argument("--no-inject", action="store_true", help="no forced guard failures")
-    ap.add_argument("--out", default=".", help="folder for the reproducer script")
+    ap.add_argument("--out", default=".",
+                    help="folder for the reproducer script (created if missing)")
     args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
     seed_value = args.seed if args.seed is not None else int.from_bytes(os.urandom(4))
     print(f"fuzzing backend {args.backend} with {args.examples} programs, seed {seed_value}")
     crash_file = os.path.join(args.out, "tracejit-fuzz-running.py")

@@ -4,6 +4,13 @@ Each backward jump calls :func:`_on_jump`.  Jumps that will never matter
 (forward jumps, code not selected by :func:`tracejit.jit`, blacklisted loops)
 return ``DISABLE`` so CPython stops reporting them; a loop with compiled code
 keeps its event and is entered from here.
+
+While a debugger, profiler or coverage tool is active (:mod:`tracejit.tools`)
+the slow path neither enters compiled code nor traces: CPython runs the loop
+and the tool sees every event.  Such loops are only counted again, never
+disabled, so the JIT takes them up again within ``threshold`` back-jumps of
+the tool going away.  ``DISABLE`` is per tool: the locations tracejit
+silences still report to every other tool.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ import types
 from typing import Any
 
 from tracejit import reentry
-from tracejit.params import params
+from tracejit.params import log, log_enabled, params
 from tracejit.runtime import runtime
+from tracejit.tools import describe, watched
 
 _mon = sys.monitoring
 TOOL = _mon.OPTIMIZER_ID
@@ -27,6 +35,7 @@ _selected: dict[int, types.CodeType] = {}
 # at or above the threshold takes the slow path (trace it, or enter its code).
 _counts: dict[int, int] = {}
 _threshold = [params["threshold"]]
+_stepped_aside = [False]  # the last slow path found a tool active
 
 
 def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
@@ -58,6 +67,17 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     ts = runtime.threads
     if ts.busy:
         return None  # inside tracing or an exit: never re-enter the JIT
+    if watched():
+        # another tool wants this loop's events: CPython runs it; look again
+        # after `threshold` back-jumps counted on the fast path
+        _counts[key] = 0
+        if not _stepped_aside[0]:
+            _stepped_aside[0] = True
+            _log_tools()
+        return None
+    if _stepped_aside[0]:
+        _stepped_aside[0] = False
+        _log_tools()
     info = runtime.loop_at(code, dst, key)
     reentry.drop_stale()
     ts.busy = True
@@ -85,7 +105,6 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
             # not compiled (aborted): count again from a lower start (back-off)
             _counts[key] = _threshold[0] - info.threshold
     except BaseException as e:  # never let a JIT bug escape into the program
-        from tracejit.params import log
         from tracejit.runtime import is_user_exception
 
         if is_user_exception(e):
@@ -97,6 +116,14 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     finally:
         ts.busy = False
     return None
+
+
+def _log_tools() -> None:
+    if not log_enabled():
+        return
+    active = describe()
+    log(f"compiled code stays unused while these tools are active: {active}" if active
+        else "no other tool active any more: compiled code is used again")
 
 
 def install(everything: bool) -> None:

@@ -39,6 +39,7 @@ from tracejit.resume import (
     release,
     write_back,
 )
+from tracejit.tools import watched
 from tracejit.tracer import Tracer, TraceResult
 from tracejit.values import GlobalAssumption, InSlot
 
@@ -251,8 +252,9 @@ class Runtime:
             stats.forced_failures += 1
         stats.failures_per_loop[ex.loop_name] = stats.failures_per_loop.get(ex.loop_name, 0) + 1
         values = read_buffer(buf, d.fail_types)
+        # (a tool switched on by another thread meanwhile: no tracing)
         if ex.failures >= params["bridge_threshold"] and ex.bridge is None \
-                and ex.code is frame.f_code:
+                and ex.code is frame.f_code and not watched():
             if self.trace_lock.acquire(blocking=False):  # another thread may be tracing
                 try:
                     if ex.bridgeable and ex.bridge_attempts < 3:
