@@ -1108,6 +1108,110 @@ def attribute_store_in_callee(n):
     return t, v.x, v.y
 
 
+# -- class calls: the object is made in the trace and __init__ inlined
+
+
+class Pt:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def add(self, o):
+        return Pt(self.x + o.x, self.y + o.y)
+
+    def norm2(self):
+        return self.x * self.x + self.y * self.y
+
+
+class Seg:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+        self.n = 0
+
+
+class Counted:
+    made = []
+
+    def __init__(self, k):
+        self.k = k
+        Counted.made.append(k)  # a side effect outside the object: not traced
+
+
+class WithNew:
+    def __new__(cls, v):
+        o = object.__new__(cls)
+        o.v = v * 2
+        return o
+
+
+class Leaf:
+    pass
+
+
+def objects_made_in_loop(n):
+    p = Pt(0.0, 0.0)
+    d = Pt(0.5, 0.25)
+    t = 0.0
+    for _i in range(n):
+        p = p.add(d)
+        t += p.norm2()
+    return t, p.x, p.y
+
+
+def nested_objects(n):
+    segs = [None] * 4
+    t = 0
+    for i in range(n):
+        a = Pt(i, i + 1)
+        b = Pt(i * 2, 3)
+        s = Seg(a, b)
+        s.n = s.a.x + s.b.y
+        segs[i % 4] = s
+        t += s.n
+    return t, [(x.a.x, x.b.x, x.n) for x in segs]
+
+
+def object_type_switch_in_init(n):
+    t = 0.0
+    for i in range(n):
+        p = Pt(i if i < n // 2 else i * 0.5, 1)
+        t += p.norm2()
+    return t
+
+
+def constructor_side_effect(n):
+    Counted.made = []
+    t = 0
+    for i in range(n):
+        t += Counted(i).k
+    return t, len(Counted.made), Counted.made[-3:]
+
+
+def custom_new(n):
+    t = 0
+    for i in range(n):
+        t += WithNew(i).v
+    return t
+
+
+def objects_passed_to_init(n):
+    # a new object passed straight to another class call (not traced yet)
+    t = 0
+    for i in range(n):
+        t += Seg(Pt(i, 1), Pt(2, i)).a.x
+    return t
+
+
+def empty_objects(n):
+    last = None
+    for i in range(n):
+        last = Leaf()
+        if i == n - 1:
+            last.tag = i
+    return last.tag, type(last).__name__
+
+
 PROGRAMS = [
     ("stale_outer_local", stale_outer_local, lambda: (60,), True),
     ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
@@ -1237,4 +1341,12 @@ PROGRAMS = [
     ("getattr_fallback", getattr_fallback, lambda: (300,), False),
     ("dict_materialized_mid_loop", dict_materialized_mid_loop, lambda: (400,), True),
     ("attribute_store_in_callee", attribute_store_in_callee, lambda: (400,), True),
+    # class calls
+    ("objects_made_in_loop", objects_made_in_loop, lambda: (400,), True),
+    ("nested_objects", nested_objects, lambda: (400,), True),
+    ("object_type_switch_in_init", object_type_switch_in_init, lambda: (400,), True),
+    ("constructor_side_effect", constructor_side_effect, lambda: (300,), False),
+    ("custom_new", custom_new, lambda: (300,), False),
+    ("empty_objects", empty_objects, lambda: (400,), True),
+    ("objects_passed_to_init", objects_passed_to_init, lambda: (300,), False),
 ]

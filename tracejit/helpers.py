@@ -229,3 +229,35 @@ MATH_FUNCTIONS = {
     "tanh", "fabs", "log10", "log2", "expm1", "log1p", "atan2", "asinh", "acosh", "atanh",
 }
 MATH_TO_INT = {"floor", "ceil", "trunc"}
+
+
+@functools.cache
+def object_new() -> CallDescr:
+    """``object.__new__(cls)`` through its C slot (``object_new(cls, (), NULL)``):
+    a new instance of a plain class, as ``cls(...)`` makes it before ``__init__``.
+
+    The tracer calls it only for classes whose ``__new__`` is object's; NULL on
+    MemoryError."""
+    address = ctypes.c_void_p.from_address(id(object) + _TP_NEW).value or 0
+
+    def impl(cls: int, args: int, kwds: int) -> int:
+        return new_ref(object.__new__(obj_at(cls)))
+
+    return CallDescr("object_new", address, REF * 3, REF, pyimpl=impl, **_ALLOCATES)
+
+
+_TP_NEW = 312  # PyTypeObject.tp_new, on 3.12 and 3.13
+
+
+@functools.cache
+def set_new_attribute() -> CallDescr:
+    """``PyObject_SetAttr(obj, name, value)`` adding an attribute the instance
+    does not have (the tracer guards that): it writes the instance and the
+    class's shared keys, releases nothing, runs no Python code (a plain class:
+    object's ``__setattr__``, no descriptor of that name); -1 on MemoryError."""
+
+    def impl(obj: int, name: int, value: int) -> int:
+        object.__setattr__(obj_at(obj), obj_at(name), obj_at(value))
+        return 0
+
+    return _capi("PyObject_SetAttr", REF * 3, INT, impl, can_raise=True, writes=Writes.ARGS)

@@ -17,7 +17,7 @@ import ctypes
 import struct
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
@@ -189,6 +189,7 @@ class FrameResume:
     stack: list[Slot]
     frame_depth: int
     mode: ResumeMode = ResumeMode.BEFORE
+    release: list[Slot] = field(default_factory=list)  # owned, not written anywhere
 
     def slots(self) -> list[Slot]:
         return [s for _, s in self.locals] + list(self.stack)
@@ -223,7 +224,8 @@ class ResumeData:
 
     def compilable(self) -> bool:
         """Whether a write-back stub can rebuild every slot."""
-        return len(self.frames) == 1 and all(s.compilable for s in self.frame.slots())
+        return len(self.frames) == 1 and not self.frame.release and \
+            all(s.compilable for s in self.frame.slots())
 
     def __repr__(self) -> str:
         f = self.frames[0]
@@ -262,7 +264,7 @@ def build_resume(snap: Snapshot, resolve: Callable[[Value], Value]
     def frame(fs: FrameSnapshot) -> FrameResume:
         locs = [(idx, slot(tv)) for idx, tv in sorted(fs.locals.items())]
         return FrameResume(fs.code, fs.offset, locs, [slot(tv) for tv in fs.stack],
-                           fs.frame_depth, fs.mode)
+                           fs.frame_depth, fs.mode, [slot(tv) for tv in fs.release])
 
     return ResumeData([frame(f) for f in snap.frames], snap.periodic), fail_args
 
@@ -305,6 +307,8 @@ def rebuild(rd: ResumeData, values: list[Any]) -> tuple[dict[int, Any], list[Any
     f = rd.frame
     locs = {idx: s.materialize(values, owned) for idx, s in f.locals}
     stack = [s.materialize(values, owned) for s in f.stack]
+    for s in f.release:  # owned references nothing holds: released with the rest
+        s.materialize(values, owned)
     return locs, stack, owned
 
 

@@ -158,9 +158,12 @@ class FrameSnapshot:
     stack: list[TValue]
     frame_depth: int
     mode: ResumeMode = ResumeMode.BEFORE
+    # references the trace owns that the resumed frame does not hold: released
+    release: list[TValue] = field(default_factory=list)
 
     def values(self) -> list[Value]:
-        return [v for tv in list(self.locals.values()) + self.stack for v in tv.ir_values()]
+        return [v for tv in list(self.locals.values()) + self.stack + self.release
+                for v in tv.ir_values()]
 
 
 @dataclass

@@ -136,6 +136,8 @@ def _instance_value(t: Tracer, owner: TValue, lay: objects.InstanceLayout,
 
 
 def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name: str) -> None:
+    if t.in_constructor() and not (owner.box is not None and t.rec.is_fresh(owner.box)):
+        raise TraceAbort(Abort.INLINE, "__init__ of a class call stores into another object")
     tp, lay = _class_of(t, owner)
     if not lay.plain_setattr:
         raise TraceAbort(Abort.ATTRIBUTE, f"{tp.__qualname__} has its own __setattr__")
@@ -156,13 +158,11 @@ def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name:
     if lay.kind not in (objects.VALUES, objects.INLINE):
         raise TraceAbort(Abort.ATTRIBUTE, "storing an attribute that is not in values")
     index = objects.attribute_index(tp, name)
-    if index is None:
-        raise TraceAbort(Abort.ATTRIBUTE, f"adding attribute {name!r} to an instance")
+    if index is None or objects.read_instance_value(owner.py, lay, index) is cp.NULL:
+        _add_attribute(t, value, owner, lay, name, index)
+        return
     if not objects.values_guards_hold(owner.py, lay, index, for_store=True):
         raise TraceAbort(Abort.ATTRIBUTE, "instance attributes in a dict")
-    current = objects.read_instance_value(owner.py, lay, index)
-    if current is cp.NULL:
-        raise TraceAbort(Abort.ATTRIBUTE, f"adding attribute {name!r} to an instance")
     base, field = objects.emit_values_guards(t.emit, owner.box, lay, index, for_store=True)
     old = t.emit("raw_load_r" if lay.kind == objects.VALUES else "getfield_r", [base], field)
     t.emit("guard_nonnull", [old])
@@ -170,6 +170,28 @@ def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name:
     setattr(owner.py, name, value.concrete())
     t.emit("raw_store_r" if lay.kind == objects.VALUES else "setfield_r", [base, boxed], field)
     _release(t, boxed, owned, old, may_be_null=False)
+    value.owned = False
+
+
+def _add_attribute(t: Tracer, value: TValue, owner: TValue, lay: objects.InstanceLayout,
+                   name: str, index: int | None) -> None:
+    """A new attribute: CPython's own generic store (``PyObject_SetAttr``),
+    once the trace guarded that the instance does not have it."""
+    if index is None:
+        if not objects.has_no_instance_attribute_guard_holding(owner.py, lay):
+            raise TraceAbort(Abort.ATTRIBUTE, "instance attributes in a dict")
+        objects.emit_guard_no_instance_attribute(t.emit, owner.box, lay)
+    else:
+        if not objects.values_guards_hold(owner.py, lay, index, for_store=False):
+            raise TraceAbort(Abort.ATTRIBUTE, "instance attributes in a dict")
+        raw = objects.emit_load_instance_value(t.emit, owner.box, lay, index)
+        t.guard_true(t.emit("ptr_eq", [raw, CONST_NULL]))
+    boxed, owned = t.box(value)  # after the guards: a box is never left behind
+    setattr(owner.py, name, value.concrete())
+    t.keepalive.append(name)
+    t.emit("call_i", [owner.box, const_ref(name), boxed], helpers.set_new_attribute())
+    if owned:
+        t.emit("decref", [boxed])
     value.owned = False
 
 

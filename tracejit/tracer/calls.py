@@ -11,8 +11,9 @@ import types
 from typing import Any
 
 from tracejit import cpython as cp
+from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
-from tracejit.ir import Const
+from tracejit.ir import CONST_NULL, Const, const_ref
 from tracejit.tracer.builtins import call_builtin
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.frame import Frame
@@ -67,10 +68,55 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
     if isinstance(f, types.FunctionType):
         inline_call(t, f, pos_args, kw_args, n + names_on_stack, return_to)
         return
+    if isinstance(f, type) and f not in BUILTIN_CLASSES:
+        construct(t, f, pos_args, kw_args, n + names_on_stack, return_to)
+        return
     res = call_builtin(t, f, pos_args, kw_args)
     del st[top - n - 2:]
     t.push(res)
     frame.next_pc = return_to
+
+
+# classes whose calls are builtins' recorders (int(x), float(x), range(...))
+BUILTIN_CLASSES = {int, float, bool, list, tuple, range, str, dict, set, type, object}
+_OBJECT_NEW = object.__dict__["__new__"]
+_OBJECT_INIT = object.__dict__["__init__"]
+
+
+def construct(t: Tracer, cls: type, args: list[TValue], kw: dict, n: int,
+              return_to: int) -> None:
+    """``cls(*args)`` of a plain class: the new object is made in the trace
+    (object.__new__'s C slot) and its ``__init__`` inlined.  While that
+    ``__init__`` runs, its stores may only go to objects the trace made, and
+    its guards resume before the call (see Tracer.snapshot): CPython then
+    makes the object anew."""
+    why = objects.why_not(cls) if objects.instance_layout(cls) is None else ""
+    if not why and objects.mro_lookup(cls, "__new__") is not _OBJECT_NEW:
+        why = "its own __new__"
+    init = objects.mro_lookup(cls, "__init__")
+    if not why and init is not _OBJECT_INIT and not isinstance(init, types.FunctionType):
+        why = f"__init__ is a {type(init).__name__}"
+    if not why and init is _OBJECT_INIT and (args or kw):
+        why = "arguments to object.__init__"
+    version = objects.type_version(cls) if not why else 0
+    if not why and not version:
+        why = "no version tag"
+    if why:
+        raise TraceAbort(Abort.CALL, f"call to {cls.__qualname__} ({why})")
+    objects.emit_guard_type_version(t.emit, const_ref(cls), version)
+    t.keepalive.append(cls)
+    r = t.emit("call_r", [const_ref(cls), const_ref(()), CONST_NULL], helpers.object_new())
+    t.emit("guard_nonnull", [r])  # MemoryError: CPython redoes the call and raises
+    made = TValue(K_REF, r, object.__new__(cls), owned=True)
+    if init is _OBJECT_INIT:
+        frame = t.top
+        st = frame.stack
+        del st[len(st) - n - 2:]
+        t.push(made)
+        frame.next_pc = return_to
+        return
+    inline_call(t, init, [TValue(K_REF, r, made.py)] + args, kw, n, return_to)
+    t.top.constructed = made
 
 
 def inline_call(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict,

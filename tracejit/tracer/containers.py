@@ -101,6 +101,8 @@ def binary_subscr(t: Tracer, ins: Any, seq: TValue, idx: TValue) -> TValue:
 def store_subscr(t: Tracer, ins: Any, value: TValue, seq: TValue, idx: TValue) -> None:
     if seq.kind != K_REF or type(seq.py) is not list:
         raise TraceAbort(Abort.OPERATION, "item assignment to a non-list")
+    if t.in_constructor() and not t.rec.is_fresh(seq.box):
+        raise TraceAbort(Abort.INLINE, "__init__ of a class call stores into another object")
     pos = checked_index(t, seq, idx)
     if value.kind == K_TUPLE:
         raise TraceAbort(Abort.VIRTUAL, "storing a virtual tuple")

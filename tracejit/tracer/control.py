@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracejit.aborts import Abort, TraceAbort
 from tracejit.tracer.compare import truth
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.table import bytecode
@@ -77,6 +78,10 @@ def _return(t: Tracer, value: TValue | None) -> None:
             value = TValue(K_REF, ref, value.py, owned=True)  # the result takes it over
         else:
             t.emit("decref", [ref])
+    if callee.constructed is not None:  # the __init__ of a class call
+        if value is None or value.kind != K_REF or value.py is not None:
+            raise TraceAbort(Abort.INLINE, "__init__ returned a value")
+        value = callee.constructed
     caller = t.top
     caller.stack_before_call = None
     caller.next_pc = callee.return_to

@@ -177,8 +177,15 @@ class Tracer:
                                            self.frame_depth)])
         before_call = [v.frozen() for v in outer.stack_before_call]
         if self.call_restartable():
+            # objects made by class calls in progress are dropped: CPython
+            # makes them anew when it redoes the call
+            made = [f.constructed.frozen() for f in self.frames[1:] if f.constructed]
             return Snapshot([FrameSnapshot(self.code, outer.pc, locals_, before_call,
-                                           self.frame_depth)])
+                                           self.frame_depth, release=made)])
+        if self.in_constructor():
+            # a real __init__ frame can only come from a real class call,
+            # which would make another object
+            raise TraceAbort(Abort.INLINE, "a side effect inside the __init__ of a class call")
         frames = [FrameSnapshot(self.code, outer.pc, locals_, before_call, self.frame_depth,
                                 ResumeMode.IN_CALL)]
         for callee in self.frames[1:]:
@@ -188,6 +195,11 @@ class Tracer:
                 callee.code, callee.pc, callee_locals(callee), [v.frozen() for v in stack], 0,
                 ResumeMode.BEFORE if innermost else ResumeMode.IN_CALL))
         return Snapshot(frames)
+
+    def in_constructor(self) -> bool:
+        """Whether an inlined frame is the __init__ of a class call (its
+        stores must go to objects the trace made: see calls.construct)."""
+        return any(f.constructed is not None for f in self.frames[1:])
 
     def call_restartable(self) -> bool:
         """Whether the inlined calls can be redone from the outermost CALL:
@@ -423,7 +435,8 @@ class Tracer:
                      self.frame_depth)]
         frames = [(self.code, outer.pc, loc,
                    [v.concrete() for v in outer.stack_before_call], self.frame_depth)]
-        if self.call_restartable():
+        if self.call_restartable() or self.in_constructor():
+            # (inside a class call, the tracer changed only objects it made)
             return frames
         for callee in self.frames[1:]:
             stack = callee.stack if callee is self.top else callee.stack_before_call

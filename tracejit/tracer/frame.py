@@ -20,7 +20,8 @@ LAZY: Any = object()  # an outer-frame local not read from the real frame yet
 
 class Frame:
     __slots__ = ("code", "func", "locals", "stack", "pc", "next_pc", "return_to",
-                 "written", "is_outer", "stack_before_call", "owned_refs", "instrs", "index")
+                 "written", "is_outer", "stack_before_call", "owned_refs", "constructed",
+                 "instrs", "index")
 
     def __init__(self, code: types.CodeType, locals: list[Any], pc: int, *,
                  func: Any = None, return_to: int = 0, is_outer: bool = False) -> None:
@@ -38,6 +39,9 @@ class Frame:
         self.stack_before_call: list[TValue] | None = None
         # references an inlined frame's locals own (released when it returns)
         self.owned_refs: list[Value] = []
+        # the object a class call made, for the frame of its __init__: what
+        # the call returns once __init__ did (owned by the trace until then)
+        self.constructed: TValue | None = None
         self.instrs, self.index = code_index(code)
 
     @classmethod

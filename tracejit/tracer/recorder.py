@@ -25,6 +25,9 @@ _FRAME_OR_HEAP_WRITES = {"setfield_i", "setfield_r", "raw_store_i", "raw_store_r
                          "setlistitem_r", "decref"}
 
 
+_BOXES = ("PyFloat_FromDouble", "PyLong_FromLongLong")
+
+
 def has_visible_effect(op: Op) -> bool:
     """Whether redoing the bytecode after ``op`` would repeat a side effect."""
     if op.name in _FRAME_OR_HEAP_WRITES:
@@ -52,6 +55,7 @@ class Recorder(IRBuilder):
         self.guards: list[Op] = []
         self._effect: Op | None = None  # the first side effect of this bytecode
         self._fresh: set[int] = set()  # ops that are objects allocated by the trace
+        self._boxes: set[int] = set()  # of those, new ints and floats
         # side effects the program could observe, so far: a call whose callee
         # did one cannot be redone from its start
         self.effects = 0
@@ -83,12 +87,22 @@ class Recorder(IRBuilder):
         elif has_visible_effect(op):
             if self._effect is None:
                 self._effect = op
-            if not (op.args and id(op.args[0]) in self._fresh and op.name != "decref"):
+            target = id(op.args[0]) if op.args else 0
+            if not (target in self._fresh and (op.name != "decref" or target in self._boxes)):
                 self.effects += 1
         elif name == "call_r" and descr.allocates:
             self._fresh.add(id(op))
+            if descr.name in _BOXES:
+                self._boxes.add(id(op))  # an int or float: freeing it runs no code
+        elif name in ("getfield_i", "raw_load_i") and args and id(args[0]) in self._fresh:
+            self._fresh.add(id(op))  # e.g. the values array word of a new instance
         self.ops.append(op)
         return op
+
+    def is_fresh(self, value: Value) -> bool:
+        """Whether ``value`` is an object this trace allocated (nothing else
+        knows it yet, so writing it is no side effect the program can see)."""
+        return id(value) in self._fresh
 
     def after_effects(self) -> None:
         """The current bytecode's remaining operations come after its side
