@@ -17,8 +17,10 @@ from tracejit import reentry
 from tracejit.testing.oracle import jit_enabled, observe, observe_jit
 
 BACKENDS = tracejit.backend_names()
+# (owned_lists_in_callees, also in tests/programs.py, has no side effect in
+# its callees: its exits redo the call, releasing what the callees owned)
 RESUMING = ["store_in_callee", "raise_in_callee_after_store", "nested_callees_with_stores",
-            "owned_lists_in_callees", "index_error_in_callee"]
+            "index_error_in_callee"]
 CASES = {name: (fn, args) for name, fn, args, _ in programs.PROGRAMS if name in RESUMING}
 
 

@@ -15,6 +15,7 @@ silences still report to every other tool.
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from typing import Any
@@ -25,6 +26,8 @@ from tracejit.runtime import runtime
 from tracejit.tools import describe, watched
 
 _mon = sys.monitoring
+_JIT_CODE = (os.path.dirname(__file__) + os.sep, os.path.dirname(os.__file__) + os.sep,
+             "<frozen ")
 TOOL = _mon.OPTIMIZER_ID
 DISABLE = _mon.DISABLE
 
@@ -51,14 +54,16 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
         return _slow_path(code, dst, key)
     except RecursionError as e:
         # the JIT's own frames went past the limit of a program running near
-        # it: nothing was done yet (_slow_path handles everything after its
-        # start), so CPython simply runs on, as it would without the JIT
+        # it, before they did anything (what they started, they finish with
+        # room above the limit: Runtime.restore_limit), so CPython runs on
         tb = e.__traceback__
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
-        if tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-            return None
+        if tb is not None and tb.tb_frame.f_code.co_filename.startswith(_JIT_CODE):
+            return None  # raised in the JIT's code or the library code it called
         raise
+
+
 
 
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
@@ -67,6 +72,8 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     ts = runtime.threads
     if ts.busy:
         return None  # inside tracing or an exit: never re-enter the JIT
+    if runtime.pending_limit:  # the program's recursion limit, back at last
+        runtime.restore_limit()
     if watched():
         # another tool wants this loop's events: CPython runs it; look again
         # after `threshold` back-jumps counted on the fast path
@@ -126,6 +133,15 @@ def _log_tools() -> None:
         else "no other tool active any more: compiled code is used again")
 
 
+def _on_return(code: types.CodeType, offset: int, value: Any) -> Any:
+    """One-shot: the frame that could not give the program its recursion
+    limit back returns (see Runtime.defer_limit)."""
+    if runtime.pending_limit and not runtime.restore_limit():
+        return None  # still too deep: at the next return
+    _mon.set_local_events(TOOL, code, _mon.get_local_events(TOOL, code) & ~_mon.events.PY_RETURN)
+    return None
+
+
 def install(everything: bool) -> None:
     _threshold[0] = params["threshold"]
     _counts.clear()
@@ -141,6 +157,7 @@ def install(everything: bool) -> None:
     _warm_up_backend()
     reentry.install(TOOL)
     _mon.register_callback(TOOL, _mon.events.JUMP, _on_jump)
+    _mon.register_callback(TOOL, _mon.events.PY_RETURN, _on_return)
     _mon.set_events(TOOL, _mon.events.JUMP)
     _mon.restart_events()
     _state["active"] = True
@@ -167,6 +184,7 @@ def uninstall() -> None:
     reentry.uninstall()
     _mon.register_callback(TOOL, _mon.events.JUMP, None)
     _mon.register_callback(TOOL, _mon.events.PY_START, None)
+    _mon.register_callback(TOOL, _mon.events.PY_RETURN, None)
     _mon.free_tool_id(TOOL)
     _state["active"] = False
     _state["everything"] = False

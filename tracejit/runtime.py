@@ -7,14 +7,12 @@ whose loop is hot (see :mod:`tracejit.hooks`).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import sys
 import threading
 import time
 import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +46,9 @@ from tracejit.values import GlobalAssumption, InSlot
 # roughly 8 ns of interpreter work).  A loop that on average does less work
 # per entry (iterations x operations per iteration) is handed back to CPython.
 MIN_OPS_PER_ENTRY = 1000
+# frames the JIT may use above the program's recursion limit while it puts a
+# frame back (see Runtime.restore_limit)
+HEADROOM = 200
 
 
 @dataclass(eq=False)
@@ -197,6 +198,11 @@ class Runtime:
 
     def enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
         """Run a compiled version of ``info`` from ``frame``; False if none fits."""
+        # room above the recursion limit for the JIT's own frames: a program
+        # running near its limit must not lose the work done in machine code
+        # to a RecursionError of the exit path (C calls: they take no frame)
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + HEADROOM)
         buf = self.buffer()
         ts = self.threads
         ts.depth += 1
@@ -233,6 +239,10 @@ class Runtime:
             raise
         finally:
             ts.depth -= 1
+            try:
+                sys.setrecursionlimit(limit)
+            except RecursionError:  # deeper than the limit: when the frame returns
+                self.defer_limit(limit, frame.f_code)
         info.entry_misses += 1
         return False
 
@@ -308,8 +318,7 @@ class Runtime:
         frame, number, buf = pending
         ex = self.exits[number]
         if ex is not None:
-            with headroom():  # the exception may be a RecursionError of the JIT's own
-                self.resume_frame(frame, ex.resume, read_buffer(buf, ex.descr.fail_types))
+            self.resume_frame(frame, ex.resume, read_buffer(buf, ex.descr.fail_types))
 
     # -- tracing -------------------------------------------------------------
 
@@ -318,6 +327,19 @@ class Runtime:
         return [] if info is None else list(info.versions)
 
     def trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
+        # the tracer runs the program: its state must reach the frame even at
+        # the program's recursion limit (as in enter)
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + HEADROOM)
+        try:
+            self._trace_loop(info, frame)
+        finally:
+            try:
+                sys.setrecursionlimit(limit)
+            except RecursionError:
+                self.defer_limit(limit, frame.f_code)
+
+    def _trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
         stats.loops_traced += 1
         t0 = time.perf_counter()
         tracer = Tracer(frame, info.key, "loop", params["trace_limit"],
@@ -385,15 +407,35 @@ class Runtime:
             kind="give_up", loop=info.name, reason=reason, code=info.code, offset=info.header,
             entries=info.entries, iterations=info.iterations, compiled_time=info.compiled_time)
 
+    pending_limit = 0  # the program's recursion limit, to give back (see enter)
+
+    def defer_limit(self, limit: int, code: types.CodeType) -> None:
+        """CPython refuses a recursion limit below the current depth: give the
+        program its limit back when the frame of ``code`` returns (a one-shot
+        PY_RETURN event, see hooks._on_return), or at the next slow path."""
+        self.pending_limit = limit
+        mon = sys.monitoring
+        tool = mon.OPTIMIZER_ID
+        mon.set_local_events(tool, code, mon.get_local_events(tool, code) | mon.events.PY_RETURN)
+
+    def restore_limit(self) -> bool:
+        """Give back a deferred recursion limit if the depth allows it now."""
+        try:
+            sys.setrecursionlimit(self.pending_limit)
+        except RecursionError:
+            return False
+        self.pending_limit = 0
+        return True
+
     def _write_tracer_state(self, frame: types.FrameType, tracer: Tracer) -> None:
+        """The tracer ran the program for real: CPython continues from its state."""
         if not tracer.started:
             return  # nothing was executed: the frame is untouched
-        with headroom():  # tracing may have stopped on a RecursionError of the JIT's own
-            (_, offset, locs, stack, depth), *callees = tracer.concrete_frames()
-            write_back(frame, offset, locs, stack, depth)
-            if callees:
-                self.resume_callees(frame, frame.f_code, offset,
-                                    [(c, o, loc, st) for c, o, loc, st, _ in callees])
+        (_, offset, locs, stack, depth), *callees = tracer.concrete_frames()
+        write_back(frame, offset, locs, stack, depth)
+        if callees:
+            self.resume_callees(frame, frame.f_code, offset,
+                                [(c, o, loc, st) for c, o, loc, st, _ in callees])
 
     def _abort(self, info: LoopInfo, reason: str) -> None:
         stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
@@ -645,20 +687,6 @@ class Runtime:
                     f"{dump(trace, self.annotate)}",
                     kind="trace", stage="optimized", trace=trace, name=trace.name,
                     loop=trace.loop_name, seconds=dt, backend=backend.name, batch=len(traces))
-
-
-@contextlib.contextmanager
-def headroom(frames: int = 200) -> Iterator[None]:
-    """Room above the recursion limit for the JIT's own frames while it puts
-    a frame back: a program running near its limit can make the JIT's extra
-    frames raise RecursionError, and the work already done must not be lost
-    to it (the program itself gets the error only where CPython raises it)."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit + frames)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(limit)
 
 
 _OWN_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (cp, ))

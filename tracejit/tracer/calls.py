@@ -66,13 +66,15 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
     f = func.py
     return_to = frame.offset_after(ins.offset)
     if isinstance(f, types.FunctionType):
-        inline_call(t, f, pos_args, kw_args, n + names_on_stack, return_to)
+        inline_call(t, f, pos_args, kw_args, n + names_on_stack + 2, return_to)
         return
     if isinstance(f, type) and f not in BUILTIN_CLASSES:
         construct(t, f, pos_args, kw_args, n + names_on_stack, return_to)
         return
     res = call_builtin(t, f, pos_args, kw_args)
+    consumed = st[top - n - 2:]
     del st[top - n - 2:]
+    t.release_consumed(consumed, (res,))
     t.push(res)
     frame.next_pc = return_to
 
@@ -115,13 +117,14 @@ def construct(t: Tracer, cls: type, args: list[TValue], kw: dict, n: int,
         t.push(made)
         frame.next_pc = return_to
         return
-    inline_call(t, init, [TValue(K_REF, r, made.py)] + args, kw, n, return_to)
+    inline_call(t, init, [TValue(K_REF, r, made.py)] + args, kw, n + 2, return_to)
     t.top.constructed = made
 
 
 def inline_call(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict,
-                n: int, return_to: int) -> None:
-    """Continue tracing in ``f``'s code, on a new frame with bound arguments."""
+                consumed: int, return_to: int) -> None:
+    """Continue tracing in ``f``'s code, on a new frame with bound arguments;
+    the call's ``consumed`` stack entries leave the caller's stack."""
     code = f.__code__
     if len(t.frames) - 1 >= t.inline_depth:
         raise TraceAbort(Abort.INLINE, "inlining too deep (recursion)")
@@ -129,16 +132,20 @@ def inline_call(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict,
     if why:
         raise TraceAbort(Abort.INLINE, f"cannot inline {f.__qualname__}: {why}")
     bound = bind_arguments(t, f, args, kw)
-    for a in bound:
-        if a is not None and a.kind == K_REF and a.owned:
-            raise TraceAbort(Abort.INLINE, "owned reference passed to an inlined call")
     caller = t.top
     if caller.is_outer:
         t.call_mark = t.rec.effects
-    caller.stack_before_call = list(caller.stack)
-    del caller.stack[len(caller.stack) - n - 2:]
+    # as it is now, ownership included: what a guard in the callee resumes with
+    caller.stack_before_call = [v.frozen() for v in caller.stack]
+    del caller.stack[len(caller.stack) - consumed:]
     t.keepalive.append(f)
-    t.frames.append(Frame.callee(f, bound, return_to))
+    callee = Frame.callee(f, bound, return_to)
+    for a in bound:  # the callee's frame takes over references passed to it
+        if a is not None and a.kind == K_REF and a.owned:
+            a.owned = False
+            callee.owned_refs.append(a.box)
+            callee.transferred.append(a.box)
+    t.frames.append(callee)
 
 
 def bind_arguments(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict

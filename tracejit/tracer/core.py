@@ -175,26 +175,43 @@ class Tracer:
             return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
                                            [v.frozen() for v in outer.stack],
                                            self.frame_depth)])
-        before_call = [v.frozen() for v in outer.stack_before_call]
         if self.call_restartable():
-            # objects made by class calls in progress are dropped: CPython
-            # makes them anew when it redoes the call
-            made = [f.constructed.frozen() for f in self.frames[1:] if f.constructed]
-            return Snapshot([FrameSnapshot(self.code, outer.pc, locals_, before_call,
-                                           self.frame_depth, release=made)])
+            # every reference the callees own is released: CPython redoes
+            # the call (objects made by class calls in progress are made anew)
+            return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
+                                           [v.frozen() for v in outer.stack_before_call],
+                                           self.frame_depth, release=self.callee_references())])
         if self.in_constructor():
             # a real __init__ frame can only come from a real class call,
             # which would make another object
             raise TraceAbort(Abort.INLINE, "a side effect inside the __init__ of a class call")
-        frames = [FrameSnapshot(self.code, outer.pc, locals_, before_call, self.frame_depth,
-                                ResumeMode.IN_CALL)]
-        for callee in self.frames[1:]:
+        # each reference in exactly one place: arguments a callee took over
+        # belong to its locals, not to its caller's stack
+        frames = [FrameSnapshot(self.code, outer.pc, locals_,
+                                _not_owning(outer.stack_before_call, self.frames[1]),
+                                self.frame_depth, ResumeMode.IN_CALL)]
+        for k, callee in enumerate(self.frames[1:], 1):
             innermost = callee is self.top
-            stack = callee.stack if innermost else callee.stack_before_call
+            stack = [v.frozen() for v in callee.stack] if innermost else \
+                _not_owning(callee.stack_before_call, self.frames[k + 1])
             frames.append(FrameSnapshot(
-                callee.code, callee.pc, callee_locals(callee), [v.frozen() for v in stack], 0,
+                callee.code, callee.pc, callee_locals(callee), stack, 0,
                 ResumeMode.BEFORE if innermost else ResumeMode.IN_CALL))
         return Snapshot(frames)
+
+    def callee_references(self) -> list[TValue]:
+        """The references the inlined frames own, each once: taken over from
+        no caller (a callee's own), on their stacks, and made by class calls."""
+        out = []
+        for f in self.frames[1:]:
+            for box in f.owned_refs:
+                if not any(b is box for b in f.transferred):
+                    out.append(TValue(K_REF, box, None, owned=True))
+            stack = f.stack if f is self.top else f.stack_before_call
+            out += [v.frozen() for v in stack if v.kind == K_REF and v.owned]
+            if f.constructed is not None:
+                out.append(f.constructed.frozen())
+        return out
 
     def in_constructor(self) -> bool:
         """Whether an inlined frame is the __init__ of a class call (its
@@ -203,11 +220,8 @@ class Tracer:
 
     def call_restartable(self) -> bool:
         """Whether the inlined calls can be redone from the outermost CALL:
-        they did nothing visible and hold no reference of their own."""
-        if self.rec.effects != self.call_mark:
-            return False
-        return not any(f.owned_refs or any(v.kind == K_REF and v.owned for v in f.stack)
-                       for f in self.frames[1:])
+        they did nothing the program can see."""
+        return self.rec.effects == self.call_mark
 
     def forget_refs(self) -> None:
         """Objects may be freed from here on: unboxed values no longer know
@@ -275,10 +289,24 @@ class Tracer:
             raise TraceAbort(Abort.INTERNAL, f"{ins.opname} pushed {len(results)} values")
         if npops:
             del stack[len(stack) - npops:]
-        for tv in operands:
-            if all(tv is not r for r in results):
-                self.drop(tv)
+        self.release_consumed(operands, results)
         stack.extend(results)
+
+    def release_consumed(self, operands: list[TValue] | tuple, results: tuple) -> None:
+        """Release the owned operands an instruction consumed.  A reference
+        result may be borrowed from one of them (an attribute or item of a
+        new object): it takes a reference of its own first."""
+        dropped = [tv for tv in operands
+                   if tv.kind == K_REF and tv.owned and all(tv is not r for r in results)]
+        if not dropped:
+            return
+        for r in results:
+            if r.kind == K_REF and not r.owned and r.box is not None \
+                    and not isinstance(r.box, Const):
+                self.emit("incref", [r.box])
+                r.owned = True
+        for tv in dropped:
+            self.drop(tv)
 
     def jump(self, offset: int) -> None:
         """The current instruction continues at ``offset`` (a taken branch)."""
@@ -444,6 +472,18 @@ class Tracer:
                            {i: v.concrete() for i, v in callee_locals(callee).items()},
                            [v.concrete() for v in stack], 0))
         return frames
+
+
+def _not_owning(stack: list[TValue], callee: Frame) -> list[TValue]:
+    """A caller's stack before its call, without the ownership of the
+    arguments ``callee`` took over."""
+    out = []
+    for v in stack:
+        v = v.frozen()
+        if v.kind == K_REF and v.owned and any(b is v.box for b in callee.transferred):
+            v.owned = False
+        out.append(v)
+    return out
 
 
 def callee_locals(frame: Frame) -> dict[int, TValue]:

@@ -20,7 +20,8 @@ LAZY: Any = object()  # an outer-frame local not read from the real frame yet
 
 class Frame:
     __slots__ = ("code", "func", "locals", "stack", "pc", "next_pc", "return_to",
-                 "written", "is_outer", "stack_before_call", "owned_refs", "constructed",
+                 "written", "is_outer", "stack_before_call", "owned_refs", "transferred",
+                 "constructed",
                  "instrs", "index")
 
     def __init__(self, code: types.CodeType, locals: list[Any], pc: int, *,
@@ -39,6 +40,7 @@ class Frame:
         self.stack_before_call: list[TValue] | None = None
         # references an inlined frame's locals own (released when it returns)
         self.owned_refs: list[Value] = []
+        self.transferred: list[Value] = []  # of those, the arguments it took over
         # the object a class call made, for the frame of its __init__: what
         # the call returns once __init__ did (owned by the trace until then)
         self.constructed: TValue | None = None
