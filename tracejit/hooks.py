@@ -54,16 +54,14 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
         return _slow_path(code, dst, key)
     except RecursionError as e:
         # the JIT's own frames went past the limit of a program running near
-        # it, before they did anything (what they started, they finish with
-        # room above the limit: Runtime.restore_limit), so CPython runs on
+        # it before they did anything (once entering or tracing, they have
+        # room above the limit: see Runtime.enter), so CPython runs on
         tb = e.__traceback__
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
         if tb is not None and tb.tb_frame.f_code.co_filename.startswith(_JIT_CODE):
             return None  # raised in the JIT's code or the library code it called
         raise
-
-
 
 
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
