@@ -239,10 +239,7 @@ class Runtime:
             raise
         finally:
             ts.depth -= 1
-            try:
-                sys.setrecursionlimit(limit)
-            except RecursionError:  # deeper than the limit: when the frame returns
-                self.defer_limit(limit, frame.f_code)
+            self.give_back_limit(limit, frame)
         info.entry_misses += 1
         return False
 
@@ -334,10 +331,7 @@ class Runtime:
         try:
             self._trace_loop(info, frame)
         finally:
-            try:
-                sys.setrecursionlimit(limit)
-            except RecursionError:
-                self.defer_limit(limit, frame.f_code)
+            self.give_back_limit(limit, frame)
 
     def _trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
         stats.loops_traced += 1
@@ -408,6 +402,15 @@ class Runtime:
             entries=info.entries, iterations=info.iterations, compiled_time=info.compiled_time)
 
     pending_limit = 0  # the program's recursion limit, to give back (see enter)
+
+    def give_back_limit(self, limit: int, frame: types.FrameType) -> None:
+        """The program's recursion limit again, after HEADROOM (still in
+        force while this runs); if the depth is above it, when ``frame``
+        returns."""
+        try:
+            sys.setrecursionlimit(limit)
+        except RecursionError:
+            self.defer_limit(limit, frame.f_code)
 
     def defer_limit(self, limit: int, code: types.CodeType) -> None:
         """CPython refuses a recursion limit below the current depth: give the

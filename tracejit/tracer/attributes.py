@@ -21,7 +21,7 @@ from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import CONST_NULL, Value, const_ref
 from tracejit.tracer.core import Tracer
-from tracejit.values import K_REF, K_TUPLE, NULL_T, TValue, const_tvalue
+from tracejit.values import K_REF, NULL_T, TValue, const_tvalue
 
 
 def _class_of(t: Tracer, owner: TValue) -> tuple[type, objects.InstanceLayout]:
@@ -141,7 +141,7 @@ def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name:
     tp, lay = _class_of(t, owner)
     if not lay.plain_setattr:
         raise TraceAbort(Abort.ATTRIBUTE, f"{tp.__qualname__} has its own __setattr__")
-    if value.kind == K_TUPLE or value.box is None and value.kind == K_REF:
+    if value.is_virtual():
         raise TraceAbort(Abort.VIRTUAL, "storing a virtual object in an attribute")
     on_class = objects.mro_lookup(tp, name)
     if objects.found(on_class) and _is_data_descriptor(on_class):
