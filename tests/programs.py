@@ -1212,6 +1212,193 @@ def empty_objects(n):
     return last.tag, type(last).__name__
 
 
+class _Node:
+    def __init__(self, v):
+        self.v = v
+        self.pending = None
+
+
+def swap_object_locals(n):
+    # the first store frees the only other reference to what the second stores
+    a, b = _Node(1), _Node(2)
+    t = 0
+    for _ in range(n):
+        a, b = b, a
+        t += a.v
+    return t
+
+
+def swap_list_items(n):
+    x = [(1,), (2,), (3,)]
+    t = 0
+    for i in range(n):
+        x[0], x[i % 3] = x[i % 3], x[0]
+        t += x[0][0]
+    return t, x
+
+
+def _take_pending(node):
+    done = node.pending  # the local keeps it alive once the field lets go
+    node.pending = None
+    return done.v
+
+
+def field_overwritten_while_borrowed(n):
+    node = _Node(0)
+    t = 0
+    for i in range(n):
+        node.pending = _Node(i)
+        t += _take_pending(node)
+    return t
+
+
+def _randbelow(state, n):
+    state[0] = (state[0] * 1103515245 + 12345) % 2147483648
+    k = 0
+    while k < 2:  # a loop: called, not inlined
+        k += 1
+    return state[0] % n
+
+
+def shuffle_tuples(n):
+    state = [7]
+    x = [(i, float(i)) for i in range(n)]
+    for i in reversed(range(1, len(x))):
+        j = _randbelow(state, i + 1)
+        x[i], x[j] = x[j], x[i]
+    return x
+
+
+class _Vec:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def __add__(self, other):
+        return _Vec(self.x + other.x, self.y + other.y)
+
+    def __sub__(self, other):
+        return _Vec(self.x - other.x, self.y - other.y)
+
+    def __mul__(self, k):
+        return _Vec(self.x * k, self.y * k)
+
+    def __rmul__(self, k):
+        return _Vec(k * self.x, k * self.y)
+
+    def __iadd__(self, other):
+        self.x += other.x
+        self.y += other.y
+        return self
+
+    def __truediv__(self, k):
+        return _Vec(self.x / k, self.y / k)
+
+
+def vector_arithmetic(n):
+    p = _Vec(0.0, 0.0)
+    d = _Vec(0.5, 0.25)
+    acc = _Vec(0.0, 0.0)
+    for _ in range(n):
+        p = p + d
+        q = p - d * 2.0
+        acc += 3.0 * q
+    return p.x, p.y, acc.x, acc.y
+
+
+def operator_raises_mid_loop(n, k):
+    # __truediv__ raises ZeroDivisionError inside the inlined method, after
+    # the method's own work: CPython must see it raised there, once
+    acc = _Vec(1.0, 1.0)
+    out = []
+    for i in range(n):
+        out.append((acc / (k - i)).x)
+    return out
+
+
+class _Money:
+    def __init__(self, cents):
+        self.cents = cents
+
+    def __add__(self, other):
+        if not isinstance(other, _Money):
+            return NotImplemented
+        return _Money(self.cents + other.cents)
+
+    def __radd__(self, other):
+        return _Money(self.cents + other)
+
+
+def operator_not_implemented(n):
+    m = _Money(0)
+    for i in range(n):
+        m = m + _Money(i)
+        m = 1 + m
+        if i > n // 2:
+            m = m + 2  # __add__ declines: __radd__ is CPython's next try
+    return m.cents
+
+
+def operator_patched_mid_loop(n):
+    saved = _Money.__add__
+    m = _Money(0)
+    try:
+        for i in range(n):
+            if i == n // 2:
+                _Money.__add__ = lambda self, other: _Money(self.cents + 2 * other.cents)
+            m = m + _Money(1)
+    finally:
+        _Money.__add__ = saved
+    return m.cents
+
+
+class _Cents(_Money):
+    def __radd__(self, other):
+        return _Cents(-1)
+
+
+def subclass_reflected_first(n):
+    total = 0
+    for i in range(n):
+        total += (_Money(i) + _Cents(1)).cents  # _Cents.__radd__ comes first
+    return total
+
+
+class _Square:
+    def __init__(self, s):
+        self.s = s
+
+
+class _Circle:
+    def __init__(self, r):
+        self.r = r
+
+
+def isinstance_dispatch(n):
+    shapes = [_Square(2), _Circle(1), _Square(3)]
+    total = 0.0
+    for i in range(n):
+        s = shapes[i % 3]
+        if isinstance(s, _Square):
+            total += s.s * s.s
+        elif isinstance(s, (int, _Circle)):
+            total += 3.0 * s.r * s.r
+        if i == n - 10:
+            shapes[0].__class__ = _Circle
+            shapes[0].r = 1
+    return total
+
+
+
+def field_of_a_temporary(n):
+    # the float read from the new object outlives it (stored after it died)
+    out = [0.0] * n
+    for i in range(n):
+        out[i] = _Vec(float(i) * 0.5, 1.0).x
+    return out
+
 PROGRAMS = [
     ("stale_outer_local", stale_outer_local, lambda: (60,), True),
     ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
@@ -1349,4 +1536,18 @@ PROGRAMS = [
     ("custom_new", custom_new, lambda: (300,), False),
     ("empty_objects", empty_objects, lambda: (400,), True),
     ("objects_passed_to_init", objects_passed_to_init, lambda: (300,), False),
+    # borrowed references whose owner lets go of them while they are in use
+    ("swap_object_locals", swap_object_locals, lambda: (300,), True),
+    ("swap_list_items", swap_list_items, lambda: (300,), True),
+    ("field_overwritten_while_borrowed", field_overwritten_while_borrowed, lambda: (300,),
+     True),
+    ("shuffle_tuples", shuffle_tuples, lambda: (300,), True),
+    # operators on instances: the methods inlined
+    ("vector_arithmetic", vector_arithmetic, lambda: (400,), True),
+    ("operator_raises_mid_loop", operator_raises_mid_loop, lambda: (300, 250), True),
+    ("operator_not_implemented", operator_not_implemented, lambda: (300,), True),
+    ("operator_patched_mid_loop", operator_patched_mid_loop, lambda: (300,), True),
+    ("subclass_reflected_first", subclass_reflected_first, lambda: (300,), False),
+    ("isinstance_dispatch", isinstance_dispatch, lambda: (300,), True),
+    ("field_of_a_temporary", field_of_a_temporary, lambda: (300,), True),
 ]

@@ -41,4 +41,7 @@ class TraceAbort(Exception):
         self.reason = reason
         self.detail = detail
         self.message = reason.message(detail)
+        # (offset, stack) of the top frame CPython resumes with, when not the
+        # instruction's own (see tracer.residual.raise_at_call)
+        self.resume_at: tuple[int, list] | None = None
         super().__init__(self.message)

@@ -57,6 +57,25 @@ FUNC_CODE = 48
 FUNC_DEFAULTS = 56
 FUNC_KWDEFAULTS = 64
 
+# -- thread state -------------------------------------------------------------
+# PyThreadState.tracing: nonzero while a tracing or sys.monitoring callback
+# runs, and then CPython reports no events at all.  Compiled code runs inside
+# the JUMP callback, so the code it calls (residual calls) would run with
+# every event off: no JUMP events (no compiled loops of their own), no
+# PY_START (no resuming inside callees).  While compiled code runs, the
+# runtime clears it (see Runtime.enter); tests/test_residual_calls.py checks
+# the offset.
+TSTATE_TRACING = 44 if PY312 else 60
+_thread_state = ctypes.pythonapi.PyThreadState_Get
+_thread_state.restype = ctypes.c_void_p
+_thread_state.argtypes = []
+
+
+def tracing_flag() -> ctypes.c_int:
+    """The current thread's ``PyThreadState.tracing``."""
+    return ctypes.c_int.from_address((_thread_state() or 0) + TSTATE_TRACING)
+
+
 # -- frames --------------------------------------------------------------------
 FRAMEOBJ_IFRAME = 24  # PyFrameObject.f_frame
 IFRAME_IP = 56  # prev_instr (3.12) / instr_ptr (3.13)

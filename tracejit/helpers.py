@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -261,3 +262,58 @@ def set_new_attribute() -> CallDescr:
         return 0
 
     return _capi("PyObject_SetAttr", REF * 3, INT, impl, can_raise=True, writes=Writes.ARGS)
+
+
+# -- residual calls: a callable of the program, called as CPython's CALL would.
+# PyObject_Call* check the callee's result (NULL exactly when an exception is
+# set); the trace then takes the exception with PyErr_GetRaisedException.  The
+# reference backend's implementations keep that exception per thread.
+
+_raised = threading.local()
+
+
+def _call_program(f: int, *args: int) -> int:
+    try:
+        return new_ref(obj_at(f)(*[obj_at(a) for a in args]))
+    except BaseException as e:  # the program's exception, for fetch_exception
+        # (without this frame in its traceback, as if raised from C)
+        _raised.exc = e.with_traceback(e.__traceback__.tb_next if e.__traceback__ else None)
+        return 0
+
+
+def _program_call(name: str, argtypes: str, impl: Callable[..., int]) -> CallDescr:
+    return _capi(name, argtypes, REF, impl, releases=True, can_raise=True,
+                 writes=Writes.ANYTHING, calls_program=True)
+
+
+@functools.cache
+def call_no_args() -> CallDescr:
+    """``PyObject_CallNoArgs(f)``: a new reference, or NULL with an exception set."""
+    return _program_call("PyObject_CallNoArgs", REF, _call_program)
+
+
+@functools.cache
+def call_one_arg() -> CallDescr:
+    """``PyObject_CallOneArg(f, a)``."""
+    return _program_call("PyObject_CallOneArg", REF * 2, _call_program)
+
+
+@functools.cache
+def call_object() -> CallDescr:
+    """``PyObject_Call(f, args_tuple, NULL)``."""
+    return _program_call("PyObject_Call", REF * 3,
+                         lambda f, args, kw: _call_program(f, *map(id, obj_at(args))))
+
+
+@functools.cache
+def fetch_exception() -> CallDescr:
+    """``PyErr_GetRaisedException()``: the exception set (a new reference, and
+    no longer set), or NULL.  Reads and clears the thread's exception only."""
+
+    def impl() -> int:
+        exc = getattr(_raised, "exc", None)
+        _raised.exc = None
+        return 0 if exc is None else new_ref(exc)
+
+    return _capi("PyErr_GetRaisedException", "", REF, impl, can_raise=False,
+                 writes=Writes.NOTHING)

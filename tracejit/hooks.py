@@ -67,6 +67,10 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     if not _state["everything"] and id(code) not in _selected:
         return DISABLE
+    if is_own_code(code):
+        # the JIT's own loops (the reference backend's interpreter, say) run
+        # while compiled code calls out: never traced
+        return DISABLE
     ts = runtime.threads
     if ts.busy:
         return None  # inside tracing or an exit: never re-enter the JIT
@@ -121,6 +125,16 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     finally:
         ts.busy = False
     return None
+
+
+_OWN_DIR = os.path.dirname(__file__) + os.sep
+
+
+def is_own_code(code: types.CodeType) -> bool:
+    """Code of tracejit or of one of its backend packages (tracejit_*)."""
+    filename = code.co_filename
+    return filename.startswith(_OWN_DIR) or \
+        os.path.basename(os.path.dirname(filename)).startswith("tracejit_")
 
 
 def _log_tools() -> None:

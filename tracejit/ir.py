@@ -424,7 +424,10 @@ class CallDescr:
       error value (NULL, -1) that the trace must check;
     * ``writes``: the memory it may change (:class:`Writes`);
     * ``allocates``: returns a new reference to an object made for the call
-      (or to a shared immutable one: a small int, the empty tuple).
+      (or to a shared immutable one: a small int, the empty tuple);
+    * ``calls_program``: calls a callable of the program (a residual call).
+      Besides writing anything, it may change the class of any object, so
+      class guards before it say nothing about the objects after it.
 
     Left out, ``can_raise`` and ``writes`` take the conservative answer
     (raises, writes anything) unless the call is pure.
@@ -440,6 +443,7 @@ class CallDescr:
     can_raise: bool | None = None
     writes: Writes | None = None
     allocates: bool = False
+    calls_program: bool = False
 
     def __post_init__(self) -> None:
         if self.can_raise is None:
@@ -448,6 +452,8 @@ class CallDescr:
             self.writes = Writes.NOTHING if self.pure else Writes.ANYTHING
         if self.pure and (self.releases or self.allocates or self.writes is not Writes.NOTHING):
             raise ValueError(f"{self.name}: a pure call frees, allocates and writes nothing")
+        if self.calls_program and not self.releases:
+            raise ValueError(f"{self.name}: a call of program code may run anything")
         if self.releases and self.writes is not Writes.ANYTHING:
             raise ValueError(f"{self.name}: a call that runs arbitrary code may write anything")
 

@@ -420,6 +420,12 @@ def emit_store_slot(emit: Any, obj: Value, offset: int, new: Value) -> Value:
     return old
 
 
+def emit_init_slot(emit: Any, obj: Value, offset: int, new: Value) -> None:
+    """IR: store ``new`` into a slot member known to be unset (of an object
+    the trace made); the slot takes over one reference to ``new``."""
+    emit("setfield_r", [obj, new], _slot_field(offset))
+
+
 # -- values arrays ----------------------------------------------------------------------------
 
 def _values_field(lay: InstanceLayout, index: int) -> FieldOffset:

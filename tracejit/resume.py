@@ -199,12 +199,14 @@ class FrameResume:
 class ResumeData:
     """The frames to rebuild at an exit, outermost first.
 
-    Exits of today's traces rebuild one frame (inlined calls are redone from
-    their outer ``CALL``); ``periodic`` marks the loop's pause for CPython.
+    Exits inside inlined calls that did something visible rebuild the
+    callees' frames too; ``periodic`` marks the loop's pause for CPython,
+    ``raising`` an exit that re-raises a residual call's exception.
     """
 
     frames: list[FrameResume]
     periodic: bool = False
+    raising: bool = False
 
     @property
     def frame(self) -> FrameResume:
@@ -266,7 +268,7 @@ def build_resume(snap: Snapshot, resolve: Callable[[Value], Value]
         return FrameResume(fs.code, fs.offset, locs, [slot(tv) for tv in fs.stack],
                            fs.frame_depth, fs.mode, [slot(tv) for tv in fs.release])
 
-    return ResumeData([frame(f) for f in snap.frames], snap.periodic), fail_args
+    return ResumeData([frame(f) for f in snap.frames], snap.periodic, snap.raising), fail_args
 
 
 def _const_object(c: Const, kind: str) -> Any:
@@ -320,6 +322,8 @@ def rebuild_callees(rd: ResumeData, values: list[Any], owned: list[int]
     for f in rd.frames[1:]:
         out.append((f.code, f.offset, {idx: s.materialize(values, owned) for idx, s in f.locals},
                     [s.materialize(values, owned) for s in f.stack]))
+        for s in f.release:  # (the calls a frame redoes owned these)
+            s.materialize(values, owned)
     return out
 
 

@@ -24,6 +24,7 @@ from tracejit.entry import ENTRY_FAIL, make_entry, prepend_checks
 from tracejit.ir import ExitDescr, InputArg, Op, Trace, Value, dump
 from tracejit.loopkey import LoopKey
 from tracejit.opt import optimize
+from tracejit.opt.effects import may_change_classes
 from tracejit.params import log, log_enabled, params, stats
 from tracejit.pause import PAUSE_COUNTER
 from tracejit.registry import get_backend
@@ -49,6 +50,9 @@ MIN_OPS_PER_ENTRY = 1000
 # frames the JIT may use above the program's recursion limit while it puts a
 # frame back (see Runtime.restore_limit)
 HEADROOM = 200
+# the JIT's frames between a loop's frame and its compiled code (the JUMP
+# callback, its slow path, Runtime.enter)
+ENTRY_FRAMES = 3
 
 
 @dataclass(eq=False)
@@ -124,6 +128,7 @@ class ThreadState(threading.local):
         self.busy = False  # inside the JIT's slow path: never re-enter it
         self.depth = 0  # compiled code entered and not left
         self.bufs: list[Any] = []  # an exit buffer per depth
+        self.tracing = cp.tracing_flag()  # (threading.local: made in each thread)
         # an exit whose frame is not written back yet (see enter)
         self.unfinished_exit: tuple | None = None
 
@@ -149,6 +154,7 @@ class Runtime:
         self._jobs = 0
         self._switch = 0.005
         self._guards_seen = 0  # guards offered to tracejit.inject so far
+        self.calls_out = False  # some compiled trace makes residual calls
 
     # -- resources -----------------------------------------------------------
 
@@ -202,7 +208,9 @@ class Runtime:
         # running near its limit must not lose the work done in machine code
         # to a RecursionError of the exit path (C calls: they take no frame)
         limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(limit + HEADROOM)
+        # the code compiled code calls sees the program's limit, as counted
+        # from the loop's frame (the JIT's own frames in between do not count)
+        sys.setrecursionlimit(limit + (ENTRY_FRAMES if self.calls_out else HEADROOM))
         buf = self.buffer()
         ts = self.threads
         ts.depth += 1
@@ -212,9 +220,24 @@ class Runtime:
             for version in info.versions:
                 t0 = time.perf_counter()
                 before = counter.value
-                rc = version.entry_trace.compiled.run(fp, buf)
+                if self.calls_out:
+                    # the code it calls runs as if called from the loop's
+                    # frame: with events (compiled loops of its own), and
+                    # outside the JIT's slow path
+                    tracing = ts.tracing
+                    saved, tracing.value = tracing.value, 0
+                    ts.busy = False
+                    try:
+                        rc = version.entry_trace.compiled.run(fp, buf)
+                    finally:
+                        ts.busy = True
+                        tracing.value = saved
+                else:
+                    rc = version.entry_trace.compiled.run(fp, buf)
                 if rc == ENTRY_FAIL:
                     continue
+                if self.calls_out:
+                    sys.setrecursionlimit(limit + HEADROOM)
                 spent = time.perf_counter() - t0
                 info.iterations += before - counter.value
                 stats.entries += 1
@@ -338,6 +361,7 @@ class Runtime:
         t0 = time.perf_counter()
         tracer = Tracer(frame, info.key, "loop", params["trace_limit"],
                         self.find_targets, params["inline_depth"])
+        tracer.program_limit = sys.getrecursionlimit() - HEADROOM  # see trace_loop
         try:
             tracer.start_loop()
             result = tracer.run()
@@ -459,6 +483,7 @@ class Runtime:
         tv_locals, tv_stack = bridge_state(rd, locs, stack, inputargs)
         tracer = Tracer(frame, LoopKey(ex.code, rd.offset), "bridge", params["trace_limit"],
                         self.find_targets, params["inline_depth"])
+        tracer.program_limit = sys.getrecursionlimit() - HEADROOM  # as in enter
         tracer.start_bridge(tv_locals, tv_stack, rd.frame_depth, inputargs)
         self.threads.unfinished_exit = None  # from here on the tracer owns the frame's state
         initial = tracer.snapshot()
@@ -629,13 +654,14 @@ class Runtime:
                 # an exit inside inlined calls resumes in real callee frames:
                 # no bridge (it would have to start inside the callee)
                 self.exits.append(ExitInfo(d, code, rd, loop_name,
-                                           bridgeable=op.name != "finish"
+                                           bridgeable=op.name != "finish" and not rd.raising
                                            and len(rd.frames) == 1))
                 op.snapshot = None
         if params["inject_nth"]:
             def shadowable(d: ExitDescr) -> bool:
+                # (an exception exit needs the exception: it cannot be forced)
                 ex = self.exit_info(d)
-                return ex is not None and not ex.periodic
+                return ex is not None and not ex.periodic and not ex.resume.raising
 
             def shadow(d: ExitDescr) -> ExitDescr:
                 original = self.exits[d.number]
@@ -670,6 +696,9 @@ class Runtime:
         """Compile traces; later ones may jump to earlier ones.  Backends with
         ``compile_many`` get them in one batch."""
         backend = self.backend()
+        if not self.calls_out and any(may_change_classes(op) for trace in traces
+                                      for op in trace.ops):
+            self.calls_out = True  # from now on, see enter
         t0 = time.perf_counter()
         many = getattr(backend, "compile_many", None)
         if many is not None:

@@ -170,14 +170,15 @@ class FrameSnapshot:
 class Snapshot:
     """The interpreter state at a guard: frames, outermost first.
 
-    Every frame but the innermost is suspended in a call (``IN_CALL``).  The
-    tracer resumes inlined calls by redoing the outermost ``CALL`` today, so
-    its snapshots hold one frame; the chain is the shape that resuming inside
-    callees needs.  ``periodic`` marks the loop's regular pause for CPython.
+    Every frame but the innermost is suspended in a call (``IN_CALL``).
+    ``periodic`` marks the loop's regular pause for CPython; ``raising`` an
+    exception that a residual call raised (the innermost frame resumes at
+    that call with a stack that re-raises it: see tracer.residual).
     """
 
     frames: list[FrameSnapshot]
     periodic: bool = False
+    raising: bool = False  # the innermost frame raises an exception at its CALL
 
     @property
     def innermost(self) -> FrameSnapshot:

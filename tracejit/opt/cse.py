@@ -70,5 +70,7 @@ def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Val
         elif heap and (effects.writes(op) is not Writes.NOTHING or eff is Effect.STORE):
             for k in [k for k, (loc, _) in heap.items() if effects.clobbers(op, loc)]:
                 del heap[k]
+        if effects.may_change_classes(op):
+            seen_guards = {k for k in seen_guards if k[0] != "guard_class"}
         out.append(op)
     trace.ops = out

@@ -134,3 +134,10 @@ def clobbers(op: Op, load: Location) -> bool:
         store = location(op)
         return store is not None and _store_clobbers(store, load)
     return False
+
+
+def may_change_classes(op: Op) -> bool:
+    """Whether ``op`` may change an object's class (``obj.__class__ = C``):
+    a call of the program's code may; nothing the trace itself does can."""
+    return OPS[op.name].effect is Effect.CALL and isinstance(op.descr, CallDescr) \
+        and op.descr.calls_program

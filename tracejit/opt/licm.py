@@ -34,6 +34,8 @@ def run(trace: Trace, header_snapshot: Any) -> None:
         loc = effects.location(op)
         return loc is not None and not any(effects.clobbers(w, loc) for w in writers)
 
+    classes_change = any(effects.may_change_classes(op) for op in body)
+
     def is_invariant(v: Value) -> bool:
         return isinstance(v, Const) or id(v) in invariant
 
@@ -41,6 +43,8 @@ def run(trace: Trace, header_snapshot: Any) -> None:
         if not all(is_invariant(a) for a in op.args):
             return False
         eff = effects.effect(op)
+        if eff is Effect.GUARD and op.name == "guard_class":
+            return not classes_change
         if eff in (Effect.PURE, Effect.GUARD):
             return True
         if eff is Effect.LOAD:

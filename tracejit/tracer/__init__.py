@@ -20,9 +20,9 @@ from tracejit.tracer import (  # noqa: F401  (each registers its handlers)
     locals_stack,
     namespaces,
 )
-from tracejit.tracer.calls import inline_refusal
+from tracejit.tracer.calls import code_refusal
 from tracejit.tracer.core import Tracer, TraceResult
 from tracejit.tracer.table import BYTECODES
 
-__all__ = ["Abort", "BYTECODES", "TraceAbort", "TraceResult", "Tracer", "inline_refusal",
+__all__ = ["Abort", "BYTECODES", "TraceAbort", "TraceResult", "Tracer", "code_refusal",
            "long_layout"]

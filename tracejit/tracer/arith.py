@@ -16,6 +16,7 @@ from tracejit import cpython as cp
 from tracejit import helpers
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import Const, Value, const_float, const_int, fits_int64
+from tracejit.tracer import dunders
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.table import bytecode
 from tracejit.values import K_BOOL, K_FLOAT, K_INT, K_REF, NUMBER_KINDS, TValue
@@ -43,6 +44,8 @@ def binary_op(t: Tracer, ins: Any, a: TValue, b: TValue) -> TValue:
     if sym == "*" and ins.arg < 13 and a.kind == K_REF and type(a.py) is list \
             and b.kind in (K_INT, K_BOOL):
         return repeat_list(t, a, b)
+    if dunders.is_instance_operand(a) or dunders.is_instance_operand(b):
+        return dunders.binary_dunder(t, ins, sym, ins.arg >= 13, a, b)
     return binary(t, sym, a, b)
 
 

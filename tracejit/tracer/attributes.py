@@ -74,6 +74,14 @@ def _is_data_descriptor(value: Any) -> bool:
 
 def load_instance_attr(t: Tracer, ins: Any, owner: TValue, name: str) -> tuple[TValue, ...]:
     method_form = bool(ins.arg & 1)
+    if method_form and owner.kind == K_REF and owner.box is not None and \
+            not type(owner.py).__flags__ & (1 << 9):
+        # a method of a builtin type (whose class dict never changes; the
+        # trace guards the owner's class): [method, self], called next
+        method = objects.mro_lookup(type(owner.py), name)
+        if type(method) is types.MethodDescriptorType:
+            t.keepalive.append(method)
+            return const_tvalue(method), owner
     tp, lay = _class_of(t, owner)
     on_class = objects.mro_lookup(tp, name)
     if objects.found(on_class) and _is_data_descriptor(on_class):
@@ -141,18 +149,27 @@ def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name:
     tp, lay = _class_of(t, owner)
     if not lay.plain_setattr:
         raise TraceAbort(Abort.ATTRIBUTE, f"{tp.__qualname__} has its own __setattr__")
-    if value.is_virtual():
-        raise TraceAbort(Abort.VIRTUAL, "storing a virtual object in an attribute")
+    if value.kind == K_REF and value.box is None:
+        raise TraceAbort(Abort.VIRTUAL, "storing a virtual range in an attribute")
     on_class = objects.mro_lookup(tp, name)
     if objects.found(on_class) and _is_data_descriptor(on_class):
         offset = objects.slot_offset(tp, name)
         if offset is None:
             raise TraceAbort(Abort.ATTRIBUTE, f"attribute {name!r} is a "
                              f"{type(on_class).__name__}")
+        # a slot of an object the trace made and has not set yet is NULL
+        first_store = t.rec.is_fresh(owner.box) and \
+            objects.read_slot(owner.py, offset) is cp.NULL
         boxed, owned = t.box(value)
         setattr(owner.py, name, value.concrete())
-        old = objects.emit_store_slot(t.emit, owner.box, offset, boxed)
-        _release(t, boxed, owned, old, may_be_null=True)
+        if first_store:
+            objects.emit_init_slot(t.emit, owner.box, offset, boxed)
+            if not owned:
+                t.emit("incref", [boxed])
+        else:
+            t.own_stack(keep=2)  # what the slot held may still be on the stack
+            old = objects.emit_store_slot(t.emit, owner.box, offset, boxed)
+            _release(t, boxed, owned, old, may_be_null=True)
         value.owned = False
         return
     if lay.kind not in (objects.VALUES, objects.INLINE):
@@ -168,6 +185,7 @@ def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name:
     t.emit("guard_nonnull", [old])
     boxed, owned = t.box(value)  # after the guards: a box is never left behind
     setattr(owner.py, name, value.concrete())
+    t.own_stack(keep=2)  # what the attribute held may still be on the stack
     t.emit("raw_store_r" if lay.kind == objects.VALUES else "setfield_r", [base, boxed], field)
     _release(t, boxed, owned, old, may_be_null=False)
     value.owned = False

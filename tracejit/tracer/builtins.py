@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import helpers
+from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
-from tracejit.ir import Const, const_float, const_int
+from tracejit.ir import Const, const_float, const_int, const_ref
 from tracejit.tracer.arith import as_float, guard_finite
 from tracejit.tracer.compare import PY_CMP
 from tracejit.tracer.core import Tracer
@@ -44,19 +44,16 @@ def builtin(*functions: Any) -> Callable[[Recorder], Recorder]:
     return register
 
 
-def call_builtin(t: Tracer, f: Any, args: list[TValue], kw: dict) -> TValue:
-    """Record ``f(*args, **kw)`` for a callable that is not a Python function."""
+def call_builtin(t: Tracer, f: Any, args: list[TValue], kw: dict) -> TValue | None:
+    """Record ``f(*args, **kw)`` for a callable that is not a Python function;
+    None if no recorder handles it (the call is then a residual one)."""
     if kw:
-        raise TraceAbort(Abort.CALL, f"keyword arguments to {getattr(f, '__name__', f)}")
+        return None
     try:
         recorder = BUILTINS.get(f)
     except TypeError:  # an unhashable callable
         recorder = None
-    res = recorder(t, f, args) if recorder is not None else None
-    if res is None:
-        raise TraceAbort(Abort.CALL,
-                         f"call to {getattr(f, '__qualname__', type(f).__name__)}")
-    return res
+    return recorder(t, f, args) if recorder is not None else None
 
 
 @builtin(len)
@@ -183,3 +180,55 @@ def call_math(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
     t.guard_true(t.emit("float_eq", [r, r]))
     guard_finite(t, r)
     return TValue(K_FLOAT, r, py)
+
+
+_OBJECT_CLASS = object.__dict__["__class__"]
+
+
+@builtin(isinstance)
+def call_isinstance(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    """``isinstance(x, C)``: a constant, from the class of ``x`` (which the
+    trace guards) and a constant ``C`` whose checks only look at classes: a
+    class or tuple of classes of metaclass ``type`` (no ``__instancecheck__``),
+    ``x``'s class with no ``__class__`` of its own."""
+    if len(args) != 2 or not isinstance(args[1].box, Const):
+        return None
+    x, classes = args[0], args[1].py
+    plain = classes if isinstance(classes, tuple) else (classes,)
+    if not plain or not all(type(c) is type for c in plain):
+        return None
+    if x.kind == K_REF:
+        if x.box is None:
+            return None
+        tp = type(x.py)
+        if objects.mro_lookup(tp, "__class__") is not _OBJECT_CLASS:
+            return None
+        if tp.__flags__ & (1 << 9):  # a class the program may change: guard it
+            version = objects.type_version(tp)
+            if not version:
+                return None
+            objects.emit_guard_type_version(t.emit, const_ref(tp), version)
+            t.keepalive.append(tp)
+    elif x.kind not in (K_INT, K_FLOAT, K_BOOL):
+        return None
+    return const_tvalue(isinstance(x.py, classes))
+
+
+@builtin(list.append)
+def call_list_append(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    """``lst.append(x)``: ``PyList_Append``, as ``LIST_APPEND`` records it
+    (it fails only when out of memory: a known gap, see docs/usage.md)."""
+    if len(args) != 2 or args[0].kind != K_REF or type(args[0].py) is not list:
+        return None
+    lst, value = args
+    if value.kind == K_REF and value.box is None:
+        return None
+    if t.in_constructor() and not t.rec.is_fresh(lst.box):
+        return None
+    boxed, owned = t.box(value)
+    t.emit("call_i", [lst.box, boxed], helpers.list_append())
+    if owned:
+        t.emit("decref", [boxed])
+    value.owned = False  # (the reference it owned went with the decref)
+    lst.py.append(value.concrete())
+    return const_tvalue(None)

@@ -14,8 +14,9 @@ from tracejit import cpython as cp
 from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import CONST_NULL, Const, const_ref
+from tracejit.tracer import residual
 from tracejit.tracer.builtins import call_builtin
-from tracejit.tracer.core import Tracer
+from tracejit.tracer.core import Tracer, needs_reference
 from tracejit.tracer.frame import Frame
 from tracejit.tracer.table import BYTECODES, bytecode
 from tracejit.values import K_NULL, K_REF, K_TUPLE, TValue, const_tvalue
@@ -58,25 +59,39 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
                                          lambda v: v.kind == K_NULL)
     if bound_self is not None:
         args = [bound_self] + args
-    if func.kind != K_REF or not isinstance(func.box, Const):
-        raise TraceAbort(Abort.CALL, "call of a non-constant callable")
     nkw = len(kwnames)
     pos_args = args[:len(args) - nkw]
     kw_args = dict(zip(kwnames, args[len(args) - nkw:]))
-    f = func.py
     return_to = frame.offset_after(ins.offset)
-    if isinstance(f, types.FunctionType):
-        inline_call(t, f, pos_args, kw_args, n + names_on_stack + 2, return_to)
-        return
-    if isinstance(f, type) and f not in BUILTIN_CLASSES:
-        construct(t, f, pos_args, kw_args, n + names_on_stack, return_to)
-        return
-    res = call_builtin(t, f, pos_args, kw_args)
-    consumed = st[top - n - 2:]
-    del st[top - n - 2:]
-    t.release_consumed(consumed, (res,))
-    t.push(res)
-    frame.next_pc = return_to
+    why = ""
+    if func.kind == K_REF and isinstance(func.box, Const):
+        f = func.py
+        if isinstance(f, types.FunctionType):
+            why = inline_refusal(t, f)
+            if not why:
+                inline_call(t, f, pos_args, kw_args, n + names_on_stack + 2, return_to)
+                return
+        elif isinstance(f, type) and f not in BUILTIN_CLASSES:
+            why = construct_refusal(f, pos_args, kw_args)
+            if not why:
+                construct(t, f, pos_args, kw_args, n + names_on_stack, return_to)
+                return
+            why = f"call to {f.__qualname__} ({why})"
+        else:
+            res = call_builtin(t, f, pos_args, kw_args)
+            if res is not None:
+                consumed = st[top - n - 2:]
+                del st[top - n - 2:]
+                t.release_consumed(consumed, (res,))
+                t.push(res)
+                frame.next_pc = return_to
+                return
+            why = f"call to {getattr(f, '__qualname__', type(f).__name__)}"
+    elif func.kind != K_REF:
+        raise TraceAbort(Abort.CALL, f"call of a {func.kind}")
+    if kwnames:
+        raise TraceAbort(Abort.CALL, f"{why or 'a residual call'} with keyword arguments")
+    residual.residual_call(t, ins, func, args, top - n - 2, len(st), return_to)
 
 
 # classes whose calls are builtins' recorders (int(x), float(x), range(...))
@@ -85,13 +100,8 @@ _OBJECT_NEW = object.__dict__["__new__"]
 _OBJECT_INIT = object.__dict__["__init__"]
 
 
-def construct(t: Tracer, cls: type, args: list[TValue], kw: dict, n: int,
-              return_to: int) -> None:
-    """``cls(*args)`` of a plain class: the new object is made in the trace
-    (object.__new__'s C slot) and its ``__init__`` inlined.  While that
-    ``__init__`` runs, its stores may only go to objects the trace made, and
-    its guards resume before the call (see Tracer.snapshot): CPython then
-    makes the object anew."""
+def construct_refusal(cls: type, args: list[TValue], kw: dict) -> str:
+    """Why ``cls(*args, **kw)`` cannot be traced into ("" if it can)."""
     why = objects.why_not(cls) if objects.instance_layout(cls) is None else ""
     if not why and objects.mro_lookup(cls, "__new__") is not _OBJECT_NEW:
         why = "its own __new__"
@@ -100,11 +110,24 @@ def construct(t: Tracer, cls: type, args: list[TValue], kw: dict, n: int,
         why = f"__init__ is a {type(init).__name__}"
     if not why and init is _OBJECT_INIT and (args or kw):
         why = "arguments to object.__init__"
-    version = objects.type_version(cls) if not why else 0
-    if not why and not version:
+    if not why and isinstance(init, types.FunctionType):
+        why = code_refusal(init.__code__)
+    if not why and not objects.type_version(cls):
         why = "no version tag"
-    if why:
-        raise TraceAbort(Abort.CALL, f"call to {cls.__qualname__} ({why})")
+    return why
+
+
+def construct(t: Tracer, cls: type, args: list[TValue], kw: dict, n: int,
+              return_to: int) -> None:
+    """``cls(*args)`` of a plain class: the new object is made in the trace
+    (object.__new__'s C slot) and its ``__init__`` inlined.  While that
+    ``__init__`` runs, its stores may only go to objects the trace made, and
+    its guards resume before the call (see Tracer.snapshot): CPython then
+    makes the object anew.  (:func:`construct_refusal` said it can.)"""
+    init = objects.mro_lookup(cls, "__init__")
+    if init is not _OBJECT_INIT and len(t.frames) - 1 >= t.inline_depth:
+        raise TraceAbort(Abort.INLINE, "inlining too deep (recursion)")
+    version = objects.type_version(cls)
     objects.emit_guard_type_version(t.emit, const_ref(cls), version)
     t.keepalive.append(cls)
     r = t.emit("call_r", [const_ref(cls), const_ref(()), CONST_NULL], helpers.object_new())
@@ -125,26 +148,25 @@ def inline_call(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict,
                 consumed: int, return_to: int) -> None:
     """Continue tracing in ``f``'s code, on a new frame with bound arguments;
     the call's ``consumed`` stack entries leave the caller's stack."""
-    code = f.__code__
-    if len(t.frames) - 1 >= t.inline_depth:
-        raise TraceAbort(Abort.INLINE, "inlining too deep (recursion)")
-    why = inline_refusal(code)
-    if why:
-        raise TraceAbort(Abort.INLINE, f"cannot inline {f.__qualname__}: {why}")
     bound = bind_arguments(t, f, args, kw)
     caller = t.top
-    if caller.is_outer:
-        t.call_mark = t.rec.effects
     # as it is now, ownership included: what a guard in the callee resumes with
     caller.stack_before_call = [v.frozen() for v in caller.stack]
     del caller.stack[len(caller.stack) - consumed:]
     t.keepalive.append(f)
     callee = Frame.callee(f, bound, return_to)
+    callee.effects_at_call = t.rec.effects
     for a in bound:  # the callee's frame takes over references passed to it
         if a is not None and a.kind == K_REF and a.owned:
             a.owned = False
             callee.owned_refs.append(a.box)
             callee.transferred.append(a.box)
+        elif a is not None and needs_reference(a) and \
+                not any(b is a.box for b in callee.owned_refs):
+            # and holds its own to those it was lent (as CPython's frame does)
+            t.emit("incref", [a.box])
+            callee.owned_refs.append(a.box)
+            callee.lent.append(a.box)
     t.frames.append(callee)
 
 
@@ -192,7 +214,15 @@ _CO_REFUSED_FLAGS = 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200
 _refusals: dict[int, tuple[Any, str]] = {}
 
 
-def inline_refusal(code: types.CodeType) -> str:
+def inline_refusal(t: Tracer, f: types.FunctionType) -> str:
+    """Why this call of ``f`` is not inlined ("" if it is)."""
+    if len(t.frames) - 1 >= t.inline_depth:
+        return "inlining too deep (recursion)"
+    why = code_refusal(f.__code__)
+    return f"cannot inline {f.__qualname__}: {why}" if why else ""
+
+
+def code_refusal(code: types.CodeType) -> str:
     """Why calls to ``code`` cannot be inlined ("" if they can).
 
     Inlined functions must be free of loops and of the side effects the

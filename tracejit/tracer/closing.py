@@ -20,6 +20,7 @@ from tracejit.loopkey import LoopKey
 from tracejit.pause import PAUSE_COUNTER
 from tracejit.tracer.core import Tracer, TraceResult
 from tracejit.tracer.frame import LAZY
+from tracejit.tracer.residual import expand_rechecks
 from tracejit.values import (
     IR_TYPE,
     K_INT,
@@ -126,6 +127,7 @@ def close_loop(t: Tracer) -> TraceResult:
             raise TraceAbort(Abort.VIRTUAL, "virtual tuple carried around the loop")
         jump_args.append(tv.box)
     emit_periodic_pause(t)
+    expand_rechecks(t, t.assumptions.items)
     complete_snapshots(t)
     inputargs = signature_args(t.signature)
     ops = [Op("label", inputargs)] + t.rec.ops + [Op("jump", jump_args)]
@@ -242,6 +244,7 @@ def jump_to(t: Tracer, target: Any) -> TraceResult:
     full = [stack_args[slot.index] if slot.where == "stack" else next(local_args)
             for slot in sig if slot.kind != K_NULL]
     t.rec.ops.append(Op("jump", full, descr=target.trace))
+    expand_rechecks(t, t.assumptions.items + target.closure)
     if t.mode == "loop":
         complete_snapshots(t)
     inputargs = t.inputargs if t.mode == "bridge" else signature_args(t.signature)
@@ -257,6 +260,7 @@ def finish(t: Tracer, why: str) -> TraceResult:
         raise TraceAbort(Abort.NO_TARGET, why)
     t.rec.after_effects()
     t.emit("finish", [])
+    expand_rechecks(t, t.assumptions.items)
     trace = Trace(list(t.inputargs), t.rec.ops, keepalive=t.keepalive)
     return TraceResult(trace, "bridge", t.code, t.start, t.signature,
                        t.assumptions.items, frame_depth=t.frame_depth, finish_reason=why)

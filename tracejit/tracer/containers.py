@@ -104,12 +104,11 @@ def store_subscr(t: Tracer, ins: Any, value: TValue, seq: TValue, idx: TValue) -
     if t.in_constructor() and not t.rec.is_fresh(seq.box):
         raise TraceAbort(Abort.INLINE, "__init__ of a class call stores into another object")
     pos = checked_index(t, seq, idx)
-    if value.kind == K_TUPLE:
-        raise TraceAbort(Abort.VIRTUAL, "storing a virtual tuple")
     boxed, owned = t.box(value)
     seq.py[idx.py] = value.py
     if not owned:
         t.emit("incref", [boxed])
+    t.own_stack(keep=3)  # what the old item was may still be on the stack
     old = t.emit("getlistitem_r", [seq.box, pos], cp.LIST_ITEMS)
     t.emit("setlistitem_r", [seq.box, pos, boxed], cp.LIST_ITEMS)
     t.emit("decref", [old])
@@ -121,7 +120,7 @@ def list_append(t: Tracer, ins: Any, value: TValue) -> None:
     lst = t.peek(ins.arg + 1)
     if lst.kind != K_REF or type(lst.py) is not list or t.in_callee:
         raise TraceAbort(Abort.OPERATION, "LIST_APPEND to a non-list")
-    if value.kind in (K_TUPLE, K_NULL) or value.box is None:
+    if value.kind == K_NULL or (value.kind == K_REF and value.box is None):
         raise TraceAbort(Abort.VIRTUAL, "appending a virtual object")
     boxed, owned = t.box(value)
     t.emit("call_i", [lst.box, boxed], helpers.list_append())

@@ -66,6 +66,7 @@ def return_value(t: Tracer, ins: Any) -> None:
 
 def _return(t: Tracer, value: TValue | None) -> None:
     from tracejit.tracer.closing import finish
+    from tracejit.tracer.dunders import check_result
 
     if not t.in_callee:
         t.done = finish(t, "return from the traced function")
@@ -77,7 +78,9 @@ def _return(t: Tracer, value: TValue | None) -> None:
         if value is not None and value.kind == K_REF and value.box is ref and not value.owned:
             value = TValue(K_REF, ref, value.py, owned=True)  # the result takes it over
         else:
-            t.emit("decref", [ref])
+            t.release_local(callee, ref)
+    if callee.operator_method:
+        check_result(value)
     if callee.constructed is not None:  # the __init__ of a class call
         if value is None or value.kind != K_REF or value.py is not None:
             raise TraceAbort(Abort.INLINE, "__init__ returned a value")

@@ -19,6 +19,7 @@ outer ``CALL``.  Bytecode handlers live in the family modules registered in
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,7 +112,11 @@ class Tracer:
         self.started = False
         self.done: TraceResult | None = None
         self.kwnames: tuple = ()  # names of the keyword arguments of the next CALL
-        self.call_mark = 0  # the recorder's effect count when the outermost call began
+        # the result of the residual call just recorded, and where the checks
+        # of the assumptions go after each one (see tracer.residual)
+        self.after_call: TValue | None = None
+        self.recheck_points: list[tuple[int, Snapshot]] = []
+        self.program_limit = sys.getrecursionlimit()  # the runtime sets it
 
     # -- the frame stack -------------------------------------------------------
 
@@ -163,10 +168,11 @@ class Tracer:
         """The state a guard recorded now resumes with.
 
         In the outer frame: before its current bytecode.  Inside inlined
-        calls that have done nothing the program can see, before the
-        outermost ``CALL`` (CPython redoes the call; such exits can grow
-        bridges).  Otherwise every frame: the outer one and each caller
-        suspended in its call, the innermost before its current bytecode.
+        calls, the innermost calls that have done nothing the program can
+        see are redone: the frame that made the outermost of them resumes
+        before that ``CALL`` (for the outermost call of all, such exits can
+        grow bridges), with the references those calls own released.  Each
+        frame below it resumes suspended in its call.
         """
         outer = self.outer
         locals_ = {i: v for i, v in enumerate(outer.locals)
@@ -175,13 +181,15 @@ class Tracer:
             return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
                                            [v.frozen() for v in outer.stack],
                                            self.frame_depth)])
-        if self.call_restartable():
-            # every reference the callees own is released: CPython redoes
-            # the call (objects made by class calls in progress are made anew)
+        level = self.redo_level()
+        if level == 1:
+            # CPython redoes the outermost call (objects made by class calls
+            # in progress are made anew)
             return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
                                            [v.frozen() for v in outer.stack_before_call],
-                                           self.frame_depth, release=self.callee_references())])
-        if self.in_constructor():
+                                           self.frame_depth,
+                                           release=self.callee_references(1))])
+        if any(f.constructed is not None for f in self.frames[1:level]):
             # a real __init__ frame can only come from a real class call,
             # which would make another object
             raise TraceAbort(Abort.INLINE, "a side effect inside the __init__ of a class call")
@@ -190,20 +198,37 @@ class Tracer:
         frames = [FrameSnapshot(self.code, outer.pc, locals_,
                                 _not_owning(outer.stack_before_call, self.frames[1]),
                                 self.frame_depth, ResumeMode.IN_CALL)]
-        for k, callee in enumerate(self.frames[1:], 1):
-            innermost = callee is self.top
-            stack = [v.frozen() for v in callee.stack] if innermost else \
-                _not_owning(callee.stack_before_call, self.frames[k + 1])
-            frames.append(FrameSnapshot(
-                callee.code, callee.pc, callee_locals(callee), stack, 0,
-                ResumeMode.BEFORE if innermost else ResumeMode.IN_CALL))
+        for k in range(1, level):
+            callee = self.frames[k]
+            if k == len(self.frames) - 1:  # the innermost, before its bytecode
+                frames.append(FrameSnapshot(callee.code, callee.pc, callee_locals(callee),
+                                            [v.frozen() for v in callee.stack], 0))
+            elif k == level - 1:  # before the call it redoes
+                frames.append(FrameSnapshot(callee.code, callee.pc, callee_locals(callee),
+                                            [v.frozen() for v in callee.stack_before_call], 0,
+                                            release=self.callee_references(level)))
+            else:
+                frames.append(FrameSnapshot(
+                    callee.code, callee.pc, callee_locals(callee),
+                    _not_owning(callee.stack_before_call, self.frames[k + 1]), 0,
+                    ResumeMode.IN_CALL))
         return Snapshot(frames)
 
-    def callee_references(self) -> list[TValue]:
-        """The references the inlined frames own, each once: taken over from
-        no caller (a callee's own), on their stacks, and made by class calls."""
+    def redo_level(self) -> int:
+        """The outermost inlined frame (index into ``frames``) since whose call
+        nothing the program can see happened; ``len(frames)`` if none."""
+        effects = self.rec.effects
+        for k in range(1, len(self.frames)):
+            if self.frames[k].effects_at_call == effects:
+                return k
+        return len(self.frames)
+
+    def callee_references(self, level: int) -> list[TValue]:
+        """The references the inlined frames from ``frames[level]`` on own,
+        each once: taken over from no caller (a callee's own), on their
+        stacks, and made by class calls."""
         out = []
-        for f in self.frames[1:]:
+        for f in self.frames[level:]:
             for box in f.owned_refs:
                 if not any(b is box for b in f.transferred):
                     out.append(TValue(K_REF, box, None, owned=True))
@@ -221,7 +246,7 @@ class Tracer:
     def call_restartable(self) -> bool:
         """Whether the inlined calls can be redone from the outermost CALL:
         they did nothing the program can see."""
-        return self.rec.effects == self.call_mark
+        return self.redo_level() == 1
 
     def forget_refs(self) -> None:
         """Objects may be freed from here on: unboxed values no longer know
@@ -237,15 +262,16 @@ class Tracer:
     # -- the main loop ---------------------------------------------------------
 
     def run(self) -> TraceResult:
-        from tracejit.tracer import closing
+        from tracejit.tracer import closing, residual
 
         first = True
         while True:
-            if not self.in_callee:
-                if self.outer.pc in self.headers and not first:
-                    return closing.close_at_header(self)
-                if len(self.rec.ops) > self.limit:
-                    raise TraceAbort(Abort.TOO_LONG)
+            if self.after_call is not None:
+                residual.finish_call(self)
+            if not self.in_callee and self.outer.pc in self.headers and not first:
+                return closing.close_at_header(self)
+            if len(self.rec.ops) > self.limit:
+                raise TraceAbort(Abort.TOO_LONG)
             first = False
             self.step()
             if self.done is not None:
@@ -267,9 +293,12 @@ class Tracer:
                 entry.handler(self, ins)
             else:
                 self._dispatch(entry, ins, stack)
-        except TraceAbort:
+        except TraceAbort as e:
             # CPython redoes this instruction: it must see the stack unchanged
-            stack[:] = saved
+            if e.resume_at is None:
+                stack[:] = saved
+            else:  # or something else in its place
+                frame.pc, stack[:] = e.resume_at
             raise
         if self.done is None:
             top = self.top
@@ -279,6 +308,8 @@ class Tracer:
         npops = entry.npops(ins)
         operands = stack[len(stack) - npops:] if npops else []
         out = entry.handler(self, ins, *operands)
+        if out is INLINED:  # it consumed its operands into an inlined call
+            return
         if out is None:
             results: tuple = ()
         elif isinstance(out, TValue):
@@ -305,6 +336,8 @@ class Tracer:
                     and not isinstance(r.box, Const):
                 self.emit("incref", [r.box])
                 r.owned = True
+            elif r.kind != K_REF:
+                r.ref = None  # (a number read from them: boxed anew if stored)
         for tv in dropped:
             self.drop(tv)
 
@@ -359,21 +392,59 @@ class Tracer:
                 # the callee's frame owns it now, until the callee returns
                 frame.owned_refs.append(tv.box)
                 tv.owned = False
+            elif needs_reference(tv) and not any(b is tv.box for b in frame.owned_refs):
+                # as in CPython, the local keeps the object alive (it may have
+                # been borrowed from a field that the callee overwrites next)
+                self.emit("incref", [tv.box])
+                frame.owned_refs.append(tv.box)
+                frame.lent.append(tv.box)
             frame.locals[idx] = tv
             if old.kind == K_REF and any(b is old.box for b in frame.owned_refs) \
                     and not self._refers_to(old.box):
                 frame.owned_refs = [b for b in frame.owned_refs if b is not old.box]
-                self.emit("decref", [old.box])
+                self.release_local(frame, old.box)
             return
         if tv.kind == K_REF:
             if tv.box is None:
                 raise TraceAbort(Abort.VIRTUAL, "virtual range stored in a local")
+            old = frame.locals[idx]
+            if old is not LAZY and needs_reference(old):
+                self.own_aliases(old.box)
             self.rec.store_frame_slot(idx, tv.box, tv.owned)
             tv.owned = False
         if tv.kind == K_TUPLE and any(i.kind == K_TUPLE for i in tv.items):
             raise TraceAbort(Abort.VIRTUAL, "nested virtual tuple in a local")
         frame.locals[idx] = tv
         frame.written.add(idx)
+
+    def release_local(self, frame: Frame, ref: Value) -> None:
+        """An inlined frame's reference ``ref`` goes."""
+        if any(b is ref for b in frame.lent):
+            frame.lent = [b for b in frame.lent if b is not ref]
+            self.rec.release_lent(ref)
+        else:
+            self.emit("decref", [ref])
+
+    def own_stack(self, keep: int = 0) -> None:
+        """Before an object the program can reach may be freed (a residual
+        call, a store releasing what a field held): the top frame's stack
+        takes a reference to each object it borrowed, as CPython's stack
+        holds them all (the value may have come from that very field).
+        ``keep``: the top entries that are the operation's own operands."""
+        st = self.top.stack
+        for tv in st[:len(st) - keep]:
+            if needs_reference(tv) and tv.frame_slot < 0:
+                self.emit("incref", [tv.box])
+                tv.owned = True
+
+    def own_aliases(self, box: Value) -> None:
+        """The reference ``box`` (a local's) goes: the copies of it that are
+        on the stacks take references of their own (``a, b = b, a``)."""
+        for f in self.frames:
+            for tv in f.stack:
+                if tv.kind == K_REF and tv.box is box and not tv.owned and tv.frame_slot < 0:
+                    self.emit("incref", [box])
+                    tv.owned = True
 
     def _refers_to(self, box: Value) -> bool:
         """Whether any local or stack entry of the trace still holds ``box``."""
@@ -434,7 +505,24 @@ class Tracer:
                 return const_ref(bool(tv.box.value)), False
             return cp.emit_box_bool(self.emit, tv.box), False
         if tv.kind == K_REF:
+            if tv.box is None:
+                raise TraceAbort(Abort.VIRTUAL, "a virtual range where an object is needed")
             return tv.box, tv.owned
+        if tv.kind == K_TUPLE:
+            # built now, from its items (a new tuple each time it is needed:
+            # the program cannot tell, short of comparing identities)
+            if not tv.items:
+                return const_ref(()), False
+            items = [self.box(i) for i in tv.items]
+            tup = self.emit("call_r", [const_int(len(items))], helpers.new_tuple())
+            for k, (item, owned) in enumerate(items):  # the tuple takes a reference
+                if not owned:
+                    self.emit("incref", [item])
+                self.emit("setfield_r", [tup, item], cp.TUPLE_ITEMS + 8 * k)
+            for item in tv.items:
+                if item.kind == K_REF:
+                    item.owned = False  # (an owned item's reference went to the tuple)
+            return tup, True
         raise TraceAbort(Abort.VIRTUAL, f"cannot box a {tv.kind}")
 
     # -- globals ---------------------------------------------------------------
@@ -463,15 +551,28 @@ class Tracer:
                      self.frame_depth)]
         frames = [(self.code, outer.pc, loc,
                    [v.concrete() for v in outer.stack_before_call], self.frame_depth)]
-        if self.call_restartable() or self.in_constructor():
-            # (inside a class call, the tracer changed only objects it made)
-            return frames
-        for callee in self.frames[1:]:
+        level = self.redo_level()
+        # (inside a class call, the tracer changed only objects it made: the
+        # call is redone)
+        level = next((k for k in range(1, level) if self.frames[k].constructed is not None),
+                     level)
+        for callee in self.frames[1:level]:
             stack = callee.stack if callee is self.top else callee.stack_before_call
             frames.append((callee.code, callee.pc,
                            {i: v.concrete() for i, v in callee_locals(callee).items()},
                            [v.concrete() for v in stack], 0))
         return frames
+
+
+# what a handler returns when it consumed its operands into an inlined call
+# (whose frame pushes the result when it returns)
+INLINED: Any = object()
+
+
+def needs_reference(tv: TValue) -> bool:
+    """A borrowed reference to an object that the trace did not make constant."""
+    return tv.kind == K_REF and not tv.owned and tv.box is not None \
+        and not isinstance(tv.box, Const)
 
 
 def _not_owning(stack: list[TValue], callee: Frame) -> list[TValue]:

@@ -21,7 +21,7 @@ LAZY: Any = object()  # an outer-frame local not read from the real frame yet
 class Frame:
     __slots__ = ("code", "func", "locals", "stack", "pc", "next_pc", "return_to",
                  "written", "is_outer", "stack_before_call", "owned_refs", "transferred",
-                 "constructed",
+                 "constructed", "operator_method", "lent", "effects_at_call",
                  "instrs", "index")
 
     def __init__(self, code: types.CodeType, locals: list[Any], pc: int, *,
@@ -41,9 +41,14 @@ class Frame:
         # references an inlined frame's locals own (released when it returns)
         self.owned_refs: list[Value] = []
         self.transferred: list[Value] = []  # of those, the arguments it took over
+        self.lent: list[Value] = []  # and those it took to objects it was lent
+        # the recorder's count of visible effects when the call began
+        self.effects_at_call = 0
         # the object a class call made, for the frame of its __init__: what
         # the call returns once __init__ did (owned by the trace until then)
         self.constructed: TValue | None = None
+        # an operator's method (``__add__``...): it must not decline
+        self.operator_method = False
         self.instrs, self.index = code_index(code)
 
     @classmethod

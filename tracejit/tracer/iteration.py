@@ -24,8 +24,11 @@ SEQ_ITER_TYPES = {cp.LIST_ITER_TYPE: list, cp.TUPLE_ITER_TYPE: tuple}
 
 @bytecode("GET_ITER", pops=1, pushes=1, in_callee=False)
 def get_iter(t: Tracer, ins: Any, tv: TValue) -> TValue:
-    if tv.kind == K_TUPLE:
-        raise TraceAbort(Abort.ITERATION, "iterating over a virtual tuple")
+    if tv.kind == K_TUPLE:  # built for the iterator, which holds it
+        tup, _ = t.box(tv)
+        r = t.emit("call_r", [tup], helpers.get_iter())
+        t.emit("decref", [tup])
+        return TValue(K_REF, r, iter(tv.py), owned=True)
     if tv.kind != K_REF or type(tv.py) not in _ITERABLE:
         raise TraceAbort(Abort.ITERATION, "iteration over an unsupported object")
     obj = tv.py

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.builder import IRBuilder
-from tracejit.ir import OPS, Const, ExitDescr, Op, Value, Writes
+from tracejit.ir import CONST_NULL, OPS, Const, ExitDescr, Op, Value, Writes
 from tracejit.opt.fold import evaluate
 from tracejit.values import Snapshot
 
@@ -25,7 +25,6 @@ _FRAME_OR_HEAP_WRITES = {"setfield_i", "setfield_r", "raw_store_i", "raw_store_r
                          "setlistitem_r", "decref"}
 
 
-_BOXES = ("PyFloat_FromDouble", "PyLong_FromLongLong")
 
 
 def has_visible_effect(op: Op) -> bool:
@@ -55,7 +54,9 @@ class Recorder(IRBuilder):
         self.guards: list[Op] = []
         self._effect: Op | None = None  # the first side effect of this bytecode
         self._fresh: set[int] = set()  # ops that are objects allocated by the trace
-        self._boxes: set[int] = set()  # of those, new ints and floats
+        # of those, instances of classes with a __del__: freeing them runs
+        # code (the others' are builtin types', or plain classes')
+        self._finalized: set[int] = set()
         # side effects the program could observe, so far: a call whose callee
         # did one cannot be redone from its start
         self.effects = 0
@@ -88,16 +89,25 @@ class Recorder(IRBuilder):
             if self._effect is None:
                 self._effect = op
             target = id(op.args[0]) if op.args else 0
-            if not (target in self._fresh and (op.name != "decref" or target in self._boxes)):
+            if not (target in self._fresh and target not in self._finalized):
                 self.effects += 1
         elif name == "call_r" and descr.allocates:
             self._fresh.add(id(op))
-            if descr.name in _BOXES:
-                self._boxes.add(id(op))  # an int or float: freeing it runs no code
+            if descr.name == "object_new" and args and isinstance(args[0], Const) and \
+                    getattr(args[0].value, "__del__", None) is not None:
+                self._finalized.add(id(op))
         elif name in ("getfield_i", "raw_load_i") and args and id(args[0]) in self._fresh:
             self._fresh.add(id(op))  # e.g. the values array word of a new instance
         self.ops.append(op)
         return op
+
+    def release_lent(self, ref: Value) -> None:
+        """Give back the reference the trace took to an object it was lent
+        (an inlined frame's local): the lender still holds one, so nothing is
+        freed and nothing the program sees happens."""
+        effects = self.effects
+        self.emit("decref", [ref])
+        self.effects = effects
 
     def is_fresh(self, value: Value) -> bool:
         """Whether ``value`` is an object this trace allocated (nothing else
@@ -108,6 +118,17 @@ class Recorder(IRBuilder):
         """The current bytecode's remaining operations come after its side
         effects by design (closing a trace: no bytecode is redone)."""
         self._effect = None
+
+    def guard_raised(self, exc: Value, snapshot: Snapshot) -> None:
+        """Exit with ``snapshot`` unless ``exc`` (what a residual call raised)
+        is NULL.  It follows the call by design: the snapshot does not redo
+        the call, it makes CPython raise ``exc`` at it."""
+        op = Op("guard_true", [self.emit("ptr_eq", [exc, CONST_NULL])])
+        op.pos = self.position
+        op.snapshot = snapshot
+        op.exit = ExitDescr()
+        self.guards.append(op)
+        self.ops.append(op)
 
     def guard_true(self, cond: Value, expected: bool = True) -> None:
         if isinstance(cond, Const):

@@ -13,7 +13,7 @@ returns, ``FOR_ITER``, ``SWAP``): their guards must come before their first
 pop, by convention.
 
 An entry without a handler is a bytecode the tracer knows but does not record;
-it still tells :func:`tracejit.tracer.calls.inline_refusal` that a callee
+it still tells :func:`tracejit.tracer.calls.code_refusal` that a callee
 containing it has side effects.
 """
 
