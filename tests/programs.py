@@ -1399,6 +1399,22 @@ def field_of_a_temporary(n):
         out[i] = _Vec(float(i) * 0.5, 1.0).x
     return out
 
+
+def _boxed_first(node, k):
+    held = [node]  # the callee's own list: an exit in here releases it
+    if held[0].v > k:
+        return 1
+    return 0
+
+
+def bridge_from_an_exit_that_releases(n, nodes):
+    # the guard on held[0].v fails for the second half: a bridge grows from
+    # an exit that releases the callee's list, and must release it too
+    t = 0
+    for i in range(n):
+        t += _boxed_first(nodes[i % len(nodes)], n // 2 - i)
+    return t
+
 PROGRAMS = [
     ("stale_outer_local", stale_outer_local, lambda: (60,), True),
     ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
@@ -1550,4 +1566,6 @@ PROGRAMS = [
     ("subclass_reflected_first", subclass_reflected_first, lambda: (300,), False),
     ("isinstance_dispatch", isinstance_dispatch, lambda: (300,), True),
     ("field_of_a_temporary", field_of_a_temporary, lambda: (300,), True),
+    ("bridge_from_an_exit_that_releases", bridge_from_an_exit_that_releases,
+     lambda: (400, [_Node(5), _Node(7)]), True),
 ]

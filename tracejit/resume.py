@@ -337,6 +337,13 @@ def bridge_state(rd: ResumeData, locs: dict[int, Any], stack: list[Any],
     return tv_locals, tv_stack
 
 
+def bridge_releases(rd: ResumeData, inputargs: list[InputArg]) -> list[TValue]:
+    """The references an exit releases that no frame holds: a bridge from it
+    releases them first."""
+    return [TValue(K_REF, inputargs[s.index], None, owned=True)
+            for f in rd.frames for s in f.release if isinstance(s, BufferSlot)]
+
+
 _decref = c_function("Py_DecRef", None, ctypes.c_void_p)
 
 

@@ -30,6 +30,7 @@ from tracejit.pause import PAUSE_COUNTER
 from tracejit.registry import get_backend
 from tracejit.resume import (
     ResumeData,
+    bridge_releases,
     bridge_state,
     build_resume,
     read_buffer,
@@ -484,9 +485,11 @@ class Runtime:
         tracer = Tracer(frame, LoopKey(ex.code, rd.offset), "bridge", params["trace_limit"],
                         self.find_targets, params["inline_depth"])
         tracer.program_limit = sys.getrecursionlimit() - HEADROOM  # as in enter
-        tracer.start_bridge(tv_locals, tv_stack, rd.frame_depth, inputargs)
+        tracer.start_bridge(tv_locals, tv_stack, rd.frame_depth, inputargs,
+                            bridge_releases(rd, inputargs))
         self.threads.unfinished_exit = None  # from here on the tracer owns the frame's state
         initial = tracer.snapshot()
+        tracer.release_pending()
         t0 = time.perf_counter()
         try:
             result = tracer.run()
@@ -652,7 +655,9 @@ class Runtime:
                 op.exit = d
                 op.fail_args = fail_args
                 # an exit inside inlined calls resumes in real callee frames:
-                # no bridge (it would have to start inside the callee)
+                # no bridge (it would have to start inside the callees; tried,
+                # raytracer's branches inside its methods then grew 37 bridges
+                # that cost 20 times what they saved)
                 self.exits.append(ExitInfo(d, code, rd, loop_name,
                                            bridgeable=op.name != "finish" and not rd.raising
                                            and len(rd.frames) == 1))

@@ -117,6 +117,7 @@ class Tracer:
         self.after_call: TValue | None = None
         self.recheck_points: list[tuple[int, Snapshot]] = []
         self.program_limit = sys.getrecursionlimit()  # the runtime sets it
+        self.pending_release: list[TValue] = []  # see start_bridge
 
     # -- the frame stack -------------------------------------------------------
 
@@ -153,14 +154,24 @@ class Tracer:
         self.started = True
 
     def start_bridge(self, values: dict[int, TValue], stack: list[TValue], depth: int,
-                     inputargs: list[InputArg]) -> None:
+                     inputargs: list[InputArg], release: list[TValue] = ()) -> None:
+        """Start from an exit's state: the frame's ``values`` and ``stack``;
+        ``release``: references the exit releases (those of calls it
+        redoes), which the bridge releases once its checks passed."""
         self.inputargs = list(inputargs)
         for idx, tv in values.items():
             self.outer.locals[idx] = tv
             self.outer.written.add(idx)
         self.stack[:] = stack
         self.frame_depth = depth
+        self.pending_release = list(release)
         self.started = True
+
+    def release_pending(self) -> None:
+        """The bridge's first operations: release what its exit released."""
+        for tv in self.pending_release:
+            self.emit("decref", [tv.box])
+        self.pending_release = []
 
     # -- snapshots -------------------------------------------------------------
 
@@ -180,7 +191,7 @@ class Tracer:
         if not self.in_callee:
             return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
                                            [v.frozen() for v in outer.stack],
-                                           self.frame_depth)])
+                                           self.frame_depth, release=list(self.pending_release))])
         level = self.redo_level()
         if level == 1:
             # CPython redoes the outermost call (objects made by class calls
