@@ -1415,6 +1415,28 @@ def bridge_from_an_exit_that_releases(n, nodes):
         t += _boxed_first(nodes[i % len(nodes)], n // 2 - i)
     return t
 
+
+def _nth(objs, i):
+    for k, o in enumerate(objs):  # a loop: called, not inlined
+        if k == i % len(objs):
+            return o
+    return None
+
+
+def result_class_varies(n):
+    # a call's result changes class: bridges from the guards after the call
+    # guard it themselves (on main they took its class as known: CPython's
+    # test_itertools, loaded by unittest's loop over a module, then failed)
+    objs = [1, 2, 3, 4, 5, 6, 7, 8, int, str, bool, "a", 2.5, None, (1,), float]
+    out = []
+    for i in range(n):
+        o = _nth(objs, i)
+        if isinstance(o, type):
+            out.append(issubclass(o, int))
+        else:
+            out.append(o)
+    return out
+
 PROGRAMS = [
     ("stale_outer_local", stale_outer_local, lambda: (60,), True),
     ("list_displays", list_displays, lambda: (300, [4, 5, 6]), True),
@@ -1568,4 +1590,5 @@ PROGRAMS = [
     ("field_of_a_temporary", field_of_a_temporary, lambda: (300,), True),
     ("bridge_from_an_exit_that_releases", bridge_from_an_exit_that_releases,
      lambda: (400, [_Node(5), _Node(7)]), True),
+    ("result_class_varies", result_class_varies, lambda: (400,), True),
 ]

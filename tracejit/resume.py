@@ -207,6 +207,7 @@ class ResumeData:
     frames: list[FrameResume]
     periodic: bool = False
     raising: bool = False
+    unguarded: int = -1  # see Snapshot.unguarded
 
     @property
     def frame(self) -> FrameResume:
@@ -268,7 +269,8 @@ def build_resume(snap: Snapshot, resolve: Callable[[Value], Value]
         return FrameResume(fs.code, fs.offset, locs, [slot(tv) for tv in fs.stack],
                            fs.frame_depth, fs.mode, [slot(tv) for tv in fs.release])
 
-    return ResumeData([frame(f) for f in snap.frames], snap.periodic, snap.raising), fail_args
+    return ResumeData([frame(f) for f in snap.frames], snap.periodic, snap.raising,
+                      snap.unguarded), fail_args
 
 
 def _const_object(c: Const, kind: str) -> Any:

@@ -490,6 +490,8 @@ class Runtime:
         self.threads.unfinished_exit = None  # from here on the tracer owns the frame's state
         initial = tracer.snapshot()
         tracer.release_pending()
+        if rd.unguarded >= 0:  # a call's result: its class first, as after the call
+            tracer.after_call = tv_stack[rd.unguarded]
         t0 = time.perf_counter()
         try:
             result = tracer.run()

@@ -179,6 +179,9 @@ class Snapshot:
     frames: list[FrameSnapshot]
     periodic: bool = False
     raising: bool = False  # the innermost frame raises an exception at its CALL
+    # the stack entry that is a residual call's result whose class is not
+    # guarded yet (-1: none); a bridge guards it first
+    unguarded: int = -1
 
     @property
     def innermost(self) -> FrameSnapshot:

@@ -118,6 +118,7 @@ class Tracer:
         self.recheck_points: list[tuple[int, Snapshot]] = []
         self.program_limit = sys.getrecursionlimit()  # the runtime sets it
         self.pending_release: list[TValue] = []  # see start_bridge
+        self.unguarded: TValue | None = None  # see residual.finish_call
 
     # -- the frame stack -------------------------------------------------------
 
@@ -189,9 +190,12 @@ class Tracer:
         locals_ = {i: v for i, v in enumerate(outer.locals)
                    if v is not LAZY and i in outer.written and v.kind != K_REF}
         if not self.in_callee:
-            return Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
+            snap = Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
                                            [v.frozen() for v in outer.stack],
                                            self.frame_depth, release=list(self.pending_release))])
+            snap.unguarded = next((k for k, v in enumerate(outer.stack)
+                                   if v is self.unguarded), -1)
+            return snap
         level = self.redo_level()
         if level == 1:
             # CPython redoes the outermost call (objects made by class calls

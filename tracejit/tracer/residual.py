@@ -156,6 +156,7 @@ def finish_call(t: Tracer) -> None:
     the call broke one of them (it did so at trace time)."""
     result = t.after_call
     t.after_call = None
+    t.unguarded = result  # (its class is not known: a bridge from here guards it)
     t.rec.begin_bytecode("<after a call>", (t.top.code, t.top.pc))
     t.recheck_points.append((len(t.rec.ops), t.snapshot()))
     broken = broken_assumption(t)
@@ -165,6 +166,7 @@ def finish_call(t: Tracer) -> None:
     k = next(i for i in range(len(st) - 1, -1, -1) if st[i] is result)
     py = result.py
     unboxed = t.unbox(result.box, py)
+    t.unguarded = None
     if unboxed.kind == K_REF and unboxed.box is result.box:
         return  # an object: the stack keeps the reference
     unboxed.ref = None  # the object goes now
