@@ -58,6 +58,12 @@ PARAM_HELP = {
     "inject_nth": "debug: every guard fails once, on its N-th run (default %(default)s: off)",
     "inject_guard": "debug: with --inject-nth, only the K-th guard compiled "
                     "(default %(default)s: all)",
+    "tiers": "backends a hot trace goes through, e.g. x86_64,llvm or llvm:O0,llvm "
+             "(default %(default)s; --backend NAME: that one only)",
+    "tier_up_ms": "ms in a loop's compiled code before its next tier (default %(default)s)",
+    "tier_async": "0: compile the next tier on the main thread (default %(default)s)",
+    "give_back": "0: keep loops compiled even when they run slower than CPython did "
+                 "(default %(default)s)",
 }
 
 # what to do when a backend is unavailable, by backend name
@@ -87,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, default in DEFAULTS.items():
         if name == "backend":
             continue
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=int, default=None,
-                       metavar="N", help=PARAM_HELP.get(name, "see docs/usage.md") % {
-                           "default": default})
+        text = name == "tiers"
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=str if text else int,
+                       default=None, metavar="LIST" if text else "N",
+                       help=PARAM_HELP.get(name, "see docs/usage.md") % {"default": default})
     p.add_argument("--stats", action="store_true",
                    help="print a summary at exit (to stderr): hottest loops with source "
                         "locations, estimated speed-up, guard failures, aborts with reasons")
