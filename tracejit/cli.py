@@ -343,13 +343,16 @@ def autostart() -> None:
 
 def cmd_backends() -> int:
     """List the backends, whether each works here, and what a missing one needs."""
-    from tracejit import describe_backends
+    from tracejit import describe_backends, tiers
     from tracejit.params import params
 
     rows = describe_backends()
     width = max(len(n) for n, _, _ in rows)
+    chain = [t.label for t in tiers.chain()]
+    names = [label.split(":")[0] for label in chain]
     for name, ok, why in rows:
-        default = " (default)" if name == params["backend"] else ""
+        default = f" (tier {names.index(name) + 1})" if name in names and len(chain) > 1 \
+            else " (default)" if name in names else ""
         print(f"{name:{width}}  {'usable' if ok else 'unavailable'}{default}"
               + ("" if ok else f": {why}"))
         if not ok and name in BACKEND_HINTS:
@@ -358,6 +361,8 @@ def cmd_backends() -> int:
             hint = BACKEND_HINTS[name].format(python=sys.executable,
                                               purelib=sysconfig.get_paths()["purelib"])
             print("    to get it: " + hint.replace("\n", "\n    "))
+    print(f"tiers: {','.join(chain)} (set_param(tiers=...), --tiers; "
+          f"{params['tiers']!r} now)")
     print("optional tools:")
     for module, what, how in (
             ("capstone", "x86_64 disassembly in reports", "pip install capstone"),
