@@ -56,15 +56,15 @@ def phases(n):
 def nested_phases(n):
     """Loop -> bridge -> other loop: the inner loop's exit grows a bridge that
     closes the outer loop and jumps back into the inner one."""
-    out = []
+    out = [0] * n
     for i in range(n):
         s = 0
-        for j in range(i % 7 + 3):
+        for j in range(i % 7 + 40):
             if j % 2:
                 s += j * i
             else:
                 s -= j
-        out.append(s if i < n // 2 else s * 1.5)
+        out[i] = s if i < n // 2 else s * 1.5
     return out
 
 
@@ -85,6 +85,10 @@ def test_loop_bridge_other_loop_across_tiers(chain):
     assert got == expected
     st = tracejit.stats()
     assert st["tier_ups"] >= 1 and st["bridges_compiled"] >= 1, st
+    # the inner loop, entered only from the outer loop's code, moved with it
+    loops = [i for i in runtime.loops.values() if i.code is nested_phases.__code__]
+    assert len(loops) == 2 and all(i.versions for i in loops)
+    assert {v.trace.tier for i in loops for v in i.versions} == {1}
 
 
 PROGRAM_NAMES = ["matmul", "nested3", "while_branches", "sum_ints_then_float",

@@ -6,11 +6,13 @@ compile first.  Every trace is compiled by the first tier; a loop whose
 compiled code has run for ``tier_up_ms`` (the time ``Runtime.enter``
 measures around every entry anyway: no work per iteration) is recompiled by
 the next one, together with everything that runs inside it: the loop and
-entry trace of each of its versions and the bridges attached to their exits,
-recursively.  That *group* is one batch, so the bridges' jumps back into the
-loop are direct.  Jumps that leave the group (a bridge ending in another
-loop) keep going to that loop's current code, of whatever tier: all backends
-share one calling convention (see :mod:`tracejit.backend`).
+entry trace of each of its versions, the bridges attached to their exits and
+the loops they jump to (an inner loop reached from its outer loop's code is
+never entered from CPython: its time is the outer loop's), recursively.
+That *group* is one batch, so its jumps are direct.  Old code that jumps
+into it (and code of loops outside it) keeps working: all backends share one
+calling convention (see :mod:`tracejit.backend`), and a jump goes to the
+code its target had when the jump was compiled.
 
 Swapping in: a recompiled trace keeps its ``ExitDescr``s, so its guards read
 the same bridge slots and the bridges already attached stay attached; the
@@ -191,12 +193,20 @@ def first_check(info: Any) -> None:
 
 
 def group(runtime: Any, info: Any, below: int) -> list[tuple[Any, int]]:
-    """The compiled traces running inside ``info`` (its versions' loop and
-    entry traces, the bridges on their exits, recursively) compiled by a tier
-    before ``below``, each with its bridge slot (0: none).  Write-back stubs
-    stay as they are: they only leave the loop."""
+    """The compiled traces running inside ``info`` compiled by a tier before
+    ``below``, each with its bridge slot (0: none): its versions' loop and
+    entry traces, the bridges on their exits, and the loops they jump to
+    (an inner loop reached from an outer loop's trace is never entered from
+    CPython, so its time counts as the outer loop's), all recursively.
+    Write-back stubs stay as they are: they only leave the loop."""
     seen: set[int] = set()
     out: list[tuple[Any, int]] = []
+    owners: dict[int, Any] = {}  # loop trace -> its LoopInfo, built when needed
+
+    def add_loop(loop: Any) -> None:
+        for version in loop.versions:
+            add(version.trace, 0)
+            add(version.entry_trace, 0)
 
     def add(trace: Any, slot: int) -> None:
         if trace is None or id(trace) in seen or trace.compiled is None:
@@ -211,10 +221,17 @@ def group(runtime: Any, info: Any, below: int) -> list[tuple[Any, int]]:
                 ex = runtime.exit_info(op.exit)
                 if ex is not None:
                     add(ex.bridge, ex.descr.slot_address)
+            elif op.name == "jump" and op.descr is not None and id(op.descr) not in seen:
+                if not owners:
+                    owners.update((id(v.trace), i) for i in list(runtime.loops.values())
+                                  for v in i.versions)
+                other = owners.get(id(op.descr))
+                if other is not None:
+                    add_loop(other)
+                else:
+                    add(op.descr, 0)
 
-    for version in info.versions:
-        add(version.trace, 0)
-        add(version.entry_trace, 0)
+    add_loop(info)
     return out
 
 
