@@ -12,6 +12,8 @@ benchmark alternate run by run so that machine noise hits them alike:
 * **CPython**: the benchmark's main() in the runner's own Python, no JIT;
 * **jit:<backend>**: the same with tracejit.enable() and that backend
   (default: every usable backend but `reference`, an IR interpreter);
+  `tiered` is the default chain of tiers (x86_64, then llvm for hot loops;
+  tracejit.tiers) instead of one backend;
 * **PyPy**: the same program under PyPy (`scripts/bench-extras.sh` fetches
   Debian's pypy3 into .deps/pypy/);
 * **Numba**: bench/njit/njit_<name>.py, for the kernels that have one, in
@@ -84,6 +86,7 @@ BENCHMARKS = [
     # Benchmark("minilang", "interpreter", "interpreter with JitDriver hints"),
 ]
 NAMES = [b.name for b in BENCHMARKS]
+TIERED = "tiered"  # a --backends choice: tracejit's default chain of tiers
 EXTRAS = ["pypy", "numba", "gcc"]  # keys distinct from backend names (there is a backend "c")
 EXTRA_TITLES = {"pypy": "PyPy", "numba": "Numba", "gcc": "C -O2"}
 
@@ -124,6 +127,11 @@ def jit_stats(tracejit, t0: float) -> dict:
     info["traces"] = len(times) if times else loops
     aborts = st.get("aborts")
     info["aborts"] = jsonable(aborts) if isinstance(aborts, dict) else {}
+    by_tier = st.get("tier_compile_times")
+    if isinstance(by_tier, dict):
+        info["tier_compile_median_ms"] = {
+            k: statistics.median(v) * 1000 for k, v in by_tier.items() if v}
+        info["tier_ups"] = st.get("tier_ups")
     return info
 
 
@@ -140,7 +148,10 @@ def child(name: str, mode: str, backend: str, size: str) -> None:
         try:
             import tracejit
 
-            tracejit.set_param(backend=backend)
+            if backend == TIERED:
+                tracejit.set_param(tiers="auto")
+            else:
+                tracejit.set_param(backend=backend)
             tracejit.enable()
         except Exception as e:
             traceback.print_exc()
@@ -519,7 +530,8 @@ def summarize(name: str, samples: dict, plan: list, extras: list, extra_info: di
             last = good[-1]
             entry.update({k: last.get(k) for k in (
                 "stats", "stats_error", "warmup", "compile_median_ms", "compile_max_ms",
-                "compile_per_loop_ms", "traces", "aborts")})
+                "compile_per_loop_ms", "traces", "aborts", "tier_compile_median_ms",
+                "tier_ups")})
         row["modes"][key] = entry
     for key, entry in row["modes"].items():
         if key != "plain" and "median" in entry:

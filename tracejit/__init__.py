@@ -66,6 +66,11 @@ def jit(func: F) -> F:
 def set_param(**kwargs: Any) -> None:
     """Set JIT parameters, e.g. ``set_param(threshold=100, backend="reference")``.
 
+    ``backend=name`` compiles with that backend only; ``tiers="x86_64,llvm"``
+    compiles every trace with the first and recompiles the ones that stay
+    hot with the next (see :mod:`tracejit.tiers`); ``tiers="auto"`` is the
+    default chain.
+
     Known parameters: %s.
     """
     for name, value in kwargs.items():
@@ -74,12 +79,17 @@ def set_param(**kwargs: Any) -> None:
         if name == "backend":
             if not isinstance(value, str) or value not in backend_names():
                 raise ValueError(f"unknown backend {value!r}; installed: {backend_names()}")
-        elif name in ("background_compile", "compiled_exits"):
+            params["tiers"] = value  # that backend only (set tiers after it to combine)
+        elif name == "tiers":
+            from tracejit.tiers import parse_tiers
+
+            parse_tiers(value)  # raises ValueError with the reason
+        elif name in ("background_compile", "compiled_exits", "tier_async", "give_back"):
             if value not in (0, 1, True, False):
                 raise ValueError(f"{name} must be 0 or 1, not {value!r}")
             value = int(value)
-        elif name in ("inject_nth", "inject_guard"):
-            low = 0 if name == "inject_nth" else -1
+        elif name in ("inject_nth", "inject_guard", "tier_up_ms"):
+            low = -1 if name == "inject_guard" else 0
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"parameter {name} must be an int >= {low}, not {value!r}")
         elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -157,4 +167,4 @@ def describe_backends() -> list[tuple[str, bool, str]]:
 
 
 if os.environ.get("TRACEJIT_BACKEND"):
-    params["backend"] = os.environ["TRACEJIT_BACKEND"]
+    params["backend"] = params["tiers"] = os.environ["TRACEJIT_BACKEND"]

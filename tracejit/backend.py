@@ -22,6 +22,19 @@ Rules: the code runs with the GIL held and may call CPython C functions;
 reference counts change only through ``incref``/``decref``/calls, exactly as
 the trace says; no memory page is writable and executable at once.
 
+Tiers: the runtime may compile one trace several times, by several
+backends (``set_param(tiers="x86_64,llvm")``, :mod:`tracejit.tiers`): first
+by a backend that compiles fast, later, once the trace has proven hot, by one
+that optimizes more.  For that to work every backend keeps to the calling
+convention above exactly (the platform's C convention, ``frame`` and ``buf``
+as its two arguments, the stack as at a call): a jump or a bridge slot of code
+from one backend may then enter code from any other.  A recompiled trace keeps
+its exits (numbers and bridge slots), so the bridges already attached to it
+stay attached.  A backend with optimization levels lists them in ``levels``
+(cheapest first) and returns a backend compiling at one of them from
+``at_level(level)``; a tier is written ``name`` or ``name:level``
+(``"llvm:O0"``).
+
 Backends live in their own packages and are found through the entry-point
 group ``tracejit.backends``; each entry point names a class (or factory)
 implementing :class:`Backend`.
@@ -84,6 +97,11 @@ class Backend(Protocol):
     def compile(self, trace: Trace) -> CompiledTrace:
         """Compile ``trace``; jump targets in it are already compiled."""
         ...
+
+    # Optional: ``levels: tuple[str, ...]`` and ``at_level(level) -> Backend``
+    # (optimization levels, see the module docstring), ``compile_many(traces)``
+    # (one batch whose traces may jump to each other), ``releases_gil`` (its
+    # compile releases the GIL for most of the time: worth a helper thread).
 
 
 class MachineCodeTrace:

@@ -58,6 +58,12 @@ PARAM_HELP = {
     "inject_nth": "debug: every guard fails once, on its N-th run (default %(default)s: off)",
     "inject_guard": "debug: with --inject-nth, only the K-th guard compiled "
                     "(default %(default)s: all)",
+    "tiers": "backends a hot trace goes through, e.g. x86_64,llvm or llvm:O0,llvm "
+             "(default %(default)s; --backend NAME: that one only)",
+    "tier_up_ms": "ms in a loop's compiled code before its next tier (default %(default)s)",
+    "tier_async": "0: compile the next tier on the main thread (default %(default)s)",
+    "give_back": "0: keep loops compiled even when they run slower than CPython did "
+                 "(default %(default)s)",
 }
 
 # what to do when a backend is unavailable, by backend name
@@ -87,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, default in DEFAULTS.items():
         if name == "backend":
             continue
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=int, default=None,
-                       metavar="N", help=PARAM_HELP.get(name, "see docs/usage.md") % {
-                           "default": default})
+        text = name == "tiers"
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=str if text else int,
+                       default=None, metavar="LIST" if text else "N",
+                       help=PARAM_HELP.get(name, "see docs/usage.md") % {"default": default})
     p.add_argument("--stats", action="store_true",
                    help="print a summary at exit (to stderr): hottest loops with source "
                         "locations, estimated speed-up, guard failures, aborts with reasons")
@@ -336,13 +343,16 @@ def autostart() -> None:
 
 def cmd_backends() -> int:
     """List the backends, whether each works here, and what a missing one needs."""
-    from tracejit import describe_backends
+    from tracejit import describe_backends, tiers
     from tracejit.params import params
 
     rows = describe_backends()
     width = max(len(n) for n, _, _ in rows)
+    chain = [t.label for t in tiers.chain()]
+    names = [label.split(":")[0] for label in chain]
     for name, ok, why in rows:
-        default = " (default)" if name == params["backend"] else ""
+        default = f" (tier {names.index(name) + 1})" if name in names and len(chain) > 1 \
+            else " (default)" if name in names else ""
         print(f"{name:{width}}  {'usable' if ok else 'unavailable'}{default}"
               + ("" if ok else f": {why}"))
         if not ok and name in BACKEND_HINTS:
@@ -351,6 +361,8 @@ def cmd_backends() -> int:
             hint = BACKEND_HINTS[name].format(python=sys.executable,
                                               purelib=sysconfig.get_paths()["purelib"])
             print("    to get it: " + hint.replace("\n", "\n    "))
+    print(f"tiers: {','.join(chain)} (set_param(tiers=...), --tiers; "
+          f"{params['tiers']!r} now)")
     print("optional tools:")
     for module, what, how in (
             ("capstone", "x86_64 disassembly in reports", "pip install capstone"),

@@ -20,7 +20,7 @@ import sys
 import types
 from typing import Any
 
-from tracejit import reentry
+from tracejit import reentry, tiers
 from tracejit.params import log, log_enabled, params
 from tracejit.runtime import runtime
 from tracejit.tools import describe, watched
@@ -72,8 +72,10 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
         # while compiled code calls out: never traced
         return DISABLE
     ts = runtime.threads
-    if ts.busy:
-        return None  # inside tracing or an exit: never re-enter the JIT
+    if ts.busy:  # inside tracing or an exit: never re-enter the JIT
+        if ts.compiler:
+            _counts[key] = 0  # the compiler thread's own loops: back to the fast path
+        return None
     if runtime.pending_limit:  # the program's recursion limit, back at last
         runtime.restore_limit()
     if watched():
@@ -99,6 +101,11 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
         if info.pending:  # being compiled in the background: look again soon
             _counts[key] = _threshold[0] - 32
             return None
+        if not info.versions and not info.interp_time:
+            wait = tiers.sample_interpreter(info, frame, _threshold[0])
+            if wait:  # CPython runs `wait` more iterations, timed (see tiers)
+                _counts[key] = _threshold[0] - wait
+                return None
         if not info.versions or info.entry_misses >= _threshold[0]:
             info.entry_misses = 0
             if len(info.versions) < params["max_versions"] and \
@@ -166,27 +173,12 @@ def install(everything: bool) -> None:
         raise RuntimeError(f"sys.monitoring tool id {TOOL} is already used by {current!r}")
     if current is None:
         _mon.use_tool_id(TOOL, "tracejit")
-    _warm_up_backend()
     reentry.install(TOOL)
     _mon.register_callback(TOOL, _mon.events.JUMP, _on_jump)
     _mon.register_callback(TOOL, _mon.events.PY_RETURN, _on_return)
     _mon.set_events(TOOL, _mon.events.JUMP)
     _mon.restart_events()
     _state["active"] = True
-
-
-def _warm_up_backend() -> None:
-    """Let the backend initialize itself on a helper thread while the program
-    starts (LLVM's set-up takes ~20 ms and releases the GIL)."""
-    try:
-        backend = runtime.backend()
-    except Exception:
-        return
-    warm = getattr(backend, "warm_up", None)
-    if warm is not None:
-        import threading
-
-        threading.Thread(target=warm, name="tracejit-warm-up", daemon=True).start()
 
 
 def uninstall() -> None:

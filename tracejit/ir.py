@@ -540,6 +540,7 @@ class Trace:
     name: str = "trace"
     keepalive: list[Any] = field(default_factory=list)
     compiled: Any = None  # the backend's CompiledTrace, once compiled
+    tier: int = 0  # which tier compiled it (see tracejit.tiers)
     loop_name: str = ""
     header_snapshot: Any = None  # loops: the interpreter state at the label
 

@@ -34,7 +34,7 @@ Listener = Callable[[dict[str, Any]], None]
 _listeners: list[Listener] = []
 # Aborts and give-ups are remembered whether or not a log is on (they are
 # rare), so that tracejit.print_stats() can say where they happened.
-ABORT_KINDS = ("abort", "bridge_abort", "give_up", "blacklist")
+ABORT_KINDS = ("abort", "bridge_abort", "give_up", "give_back", "blacklist")
 recent_aborts: deque[dict[str, Any]] = deque(maxlen=500)
 
 

@@ -11,6 +11,16 @@ DEFAULTS: dict[str, Any] = {
     "trace_limit": 6000,  # operations in one trace before tracing aborts
     "bridge_threshold": 20,  # failures of one guard before a bridge is traced
     "backend": os.environ.get("TRACEJIT_BACKEND", "llvm"),
+    # the backends a trace goes through as it stays hot (tracejit.tiers):
+    # "auto" is x86_64 then llvm (llvm at its cheapest level first where
+    # x86_64 is unusable); TRACEJIT_BACKEND=name or set_param(backend=name)
+    # mean that backend only
+    "tiers": os.environ.get("TRACEJIT_BACKEND", "auto"),
+    "tier_up_ms": 1000,  # ms spent in a loop's compiled code before its next tier
+    "tier_async": 1,  # 1: compile the next tier on a helper thread
+    # 1: a loop whose compiled code runs slower than the interpreter did
+    # (sampled, see tracejit.tiers) is handed back to CPython
+    "give_back": 1,
     "max_versions": 4,  # compiled variants (type combinations) per loop
     "max_aborts": 4,  # aborted traces of one loop before it is blacklisted
     "inline_depth": 8,  # nested inlined calls (bounds recursion)
@@ -48,6 +58,9 @@ class Stats:
     written_exits: int = 0  # exits that wrote the frame in machine code
     callee_resumes: int = 0  # exits (and aborts) resumed inside inlined callees
     stale_callee_resumes: int = 0  # of those, callee frames whose call never started
+    tier_ups: int = 0  # groups of traces recompiled in a later tier
+    tier_compile_times: dict[str, list[float]] = field(default_factory=dict)  # by tier
+    given_back: dict[str, str] = field(default_factory=dict)  # loop -> why, slower compiled
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,7 +75,7 @@ class Stats:
             "compile_time": self.compile_time,
             "compile_times": list(self.compile_times),
             "guard_failures_per_loop": dict(self.failures_per_loop),
-            "backend": params["backend"],
+            "backend": _backends_in_use(),
             "first_entry": self.first_entry,
             "compiled_time": self.compiled_time,
             "guards_compiled": self.guards_compiled,
@@ -71,10 +84,21 @@ class Stats:
             "written_exits": self.written_exits,
             "callee_resumes": self.callee_resumes,
             "stale_callee_resumes": self.stale_callee_resumes,
+            "tiers": params["tiers"],
+            "tier_ups": self.tier_ups,
+            "tier_compile_times": {k: list(v) for k, v in self.tier_compile_times.items()},
+            "given_back": dict(self.given_back),
         }
 
 
 stats = Stats()
+
+
+def _backends_in_use() -> str:
+    import sys
+
+    tiers = sys.modules.get("tracejit.tiers")
+    return tiers.describe() if tiers is not None else params["backend"]
 
 
 def log_enabled() -> bool:

@@ -227,15 +227,18 @@ def stop_collecting() -> None:
 
 
 def _keep_listings() -> None:
-    from tracejit.params import params
-    from tracejit.registry import get_backend
+    """Backends that can keep listings (optimized IR, assembly) do, in every
+    tier, including tiers loaded later."""
+    from tracejit import tiers
 
+    tiers.keep_listings = True
     try:
-        backend = get_backend(params["backend"])
+        chain = tiers.chain()
     except Exception:
         return
-    if hasattr(backend, "keep_listing"):
-        backend.keep_listing = True
+    for tier in chain:
+        if tier.loaded:
+            tiers.listings(tier.backend)
 
 
 # -- gathering -----------------------------------------------------------------

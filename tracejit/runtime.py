@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import inject, reentry, writeback
+from tracejit import inject, reentry, tiers, writeback
 from tracejit.aborts import Abort, TraceAbort
-from tracejit.backend import Backend, BackendUnavailable
+from tracejit.backend import Backend
 from tracejit.entry import ENTRY_FAIL, make_entry, prepend_checks
 from tracejit.ir import ExitDescr, InputArg, Op, Trace, Value, dump
 from tracejit.loopkey import LoopKey
@@ -27,7 +27,6 @@ from tracejit.opt import optimize
 from tracejit.opt.effects import may_change_classes
 from tracejit.params import log, log_enabled, params, stats
 from tracejit.pause import PAUSE_COUNTER
-from tracejit.registry import get_backend
 from tracejit.resume import (
     ResumeData,
     bridge_releases,
@@ -84,6 +83,15 @@ class LoopInfo:
     compiled_time: float = 0.0
     iterations: int = 0  # loop iterations run in machine code, over all entries
     ops_per_iteration: int = 0  # of its first compiled version
+    # tiers (see tracejit.tiers): the tier its code is in, the compiled_time at
+    # which to promote it; the interpreter's seconds per iteration (sampled,
+    # 0: unknown), the sample under way, and seconds spent in exits
+    tier: int = 0
+    tier_up_at: float = tiers.NEVER
+    interp_time: float = 0.0
+    sample: tuple | None = None
+    sample_tries: int = 0
+    exit_time: float = 0.0
 
     @property
     def code(self) -> types.CodeType:
@@ -127,6 +135,7 @@ class ThreadState(threading.local):
 
     def __init__(self) -> None:
         self.busy = False  # inside the JIT's slow path: never re-enter it
+        self.compiler = False  # the compiler thread: its loops (LLVM's) are never traced
         self.depth = 0  # compiled code entered and not left
         self.bufs: list[Any] = []  # an exit buffer per depth
         self.tracing = cp.tracing_flag()  # (threading.local: made in each thread)
@@ -147,8 +156,6 @@ class Runtime:
         self.threads = ThreadState()
         # one thread at a time traces and compiles; others run on in CPython
         self.trace_lock = threading.Lock()
-        self._backend: Backend | None = None
-        self._backend_name = ""
         self._trace_counter = 0
         self.keepalive: list[Any] = []
         self._worker: Any = None
@@ -160,16 +167,8 @@ class Runtime:
     # -- resources -----------------------------------------------------------
 
     def backend(self) -> Backend:
-        name = params["backend"]
-        if self._backend is None or self._backend_name != name:
-            try:
-                self._backend = get_backend(name)
-            except BackendUnavailable as e:
-                log(f"backend {name} unavailable ({e}); using the reference backend",
-                    kind="backend_unavailable", backend=name, reason=str(e))
-                self._backend = get_backend("reference")
-            self._backend_name = name
-        return self._backend
+        """The first tier's backend: the one every trace is compiled by."""
+        return tiers.chain()[0].backend
 
     def new_slot(self) -> int:
         if not self._slots or self._slot_free >= len(self._slots[-1]):
@@ -237,9 +236,10 @@ class Runtime:
                     rc = version.entry_trace.compiled.run(fp, buf)
                 if rc == ENTRY_FAIL:
                     continue
+                t1 = time.perf_counter()
+                spent = t1 - t0
                 if self.calls_out:
                     sys.setrecursionlimit(limit + HEADROOM)
-                spent = time.perf_counter() - t0
                 info.iterations += before - counter.value
                 stats.entries += 1
                 if stats.first_entry is None:
@@ -250,13 +250,22 @@ class Runtime:
                     # until the frame is written back, an exception raised by a
                     # signal handler in the code below must finish that first
                     ts.unfinished_exit = (frame, rc, buf)
+                    busy = stats.trace_time + stats.compile_time
                     self.handle_exit(frame, rc, buf)
+                    # the exit's cost, without the tracing and compiling it did
+                    info.exit_time += time.perf_counter() - t1 - \
+                        (stats.trace_time + stats.compile_time - busy)
                 info.entries += 1
                 info.compiled_time += spent
                 stats.compiled_time += spent
-                if info.entries % 64 == 0 and info.iterations * info.ops_per_iteration \
-                        < info.entries * MIN_OPS_PER_ENTRY:
-                    self.give_up(info)
+                if info.compiled_time >= info.tier_up_at:
+                    tiers.promote(self, info)
+                if info.entries % 64 == 0:
+                    if info.iterations * info.ops_per_iteration \
+                            < info.entries * MIN_OPS_PER_ENTRY:
+                        self.give_up(info)
+                    elif tiers.slower_compiled(info):
+                        self.give_up(info, tiers.GIVE_BACK)
                 return True
         except BaseException:
             self.finish_interrupted_exit()
@@ -399,6 +408,8 @@ class Runtime:
                 info.versions.append(version)
                 info.aborts = 0
                 stats.loops_compiled += 1
+                if len(info.versions) == 1:
+                    tiers.first_check(info)
 
             def failed(e: BaseException) -> None:
                 self._abort(info, f"compile error: {type(e).__name__}: {e}")
@@ -409,22 +420,28 @@ class Runtime:
             self.compile_async(traces, install, failed, finally_)
         self._write_tracer_state(frame, tracer)
 
-    def give_up(self, info: LoopInfo) -> None:
+    def give_up(self, info: LoopInfo,
+                reason: str = "too little work per entry into compiled code") -> None:
         """The loop leaves its machine code so soon after entering it that the
         entries and exits cost more than they save (typically a guard that
-        fails nearly every iteration and cannot grow a bridge): run it in
-        CPython from now on."""
+        fails nearly every iteration and cannot grow a bridge), or its
+        compiled code is slower than the interpreter (``tiers.GIVE_BACK``):
+        run it in CPython from now on."""
         info.versions.clear()
         info.blacklisted = True
         stats.blacklisted += 1
-        reason = "too little work per entry into compiled code"
         stats.aborts[reason] = stats.aborts.get(reason, 0) + 1
-        log(f"giving up {info.name}: {info.entries} entries, "
+        kind = "give_up"
+        if reason == tiers.GIVE_BACK:
+            kind = "give_back"
+            stats.given_back[info.name] = tiers.describe_loss(info)
+        log(f"giving up {info.name} ({reason}): {info.entries} entries, "
             f"{info.iterations / max(1, info.entries):.1f} iterations of "
             f"{info.ops_per_iteration} operations and "
             f"{info.compiled_time * 1e6 / max(1, info.entries):.2f} us in compiled code each",
-            kind="give_up", loop=info.name, reason=reason, code=info.code, offset=info.header,
-            entries=info.entries, iterations=info.iterations, compiled_time=info.compiled_time)
+            kind=kind, loop=info.name, reason=reason, code=info.code, offset=info.header,
+            entries=info.entries, iterations=info.iterations, compiled_time=info.compiled_time,
+            exit_time=info.exit_time, interp_time=info.interp_time)
 
     pending_limit = 0  # the program's recursion limit, to give back (see enter)
 
@@ -617,7 +634,7 @@ class Runtime:
                     if self._jobs == 0:
                         sys.setswitchinterval(self._switch)
 
-            self.worker().submit(background)
+            self.on_compiler(background)
         else:
             job()
 
@@ -628,6 +645,15 @@ class Runtime:
             self._worker = ThreadPoolExecutor(max_workers=1,
                                               thread_name_prefix="tracejit-compile")
         return self._worker
+
+    def on_compiler(self, fn: Any) -> Any:
+        """Run ``fn`` on the compiler thread, whose own loops are never traced."""
+        def run() -> None:
+            ts = self.threads  # (a new one after tracejit.reset)
+            ts.busy = ts.compiler = True
+            fn()
+
+        return self.worker().submit(run)
 
     def drain(self) -> None:
         """Wait until every background compilation has finished."""
@@ -699,10 +725,13 @@ class Runtime:
         ex = self.exit_info(op.exit) if op.exit is not None else None
         return repr(ex.resume) if ex is not None else ""
 
-    def backend_compile(self, traces: list[Trace]) -> None:
-        """Compile traces; later ones may jump to earlier ones.  Backends with
-        ``compile_many`` get them in one batch."""
-        backend = self.backend()
+    def backend_compile(self, traces: list[Trace], tier: tiers.Tier | None = None) -> None:
+        """Compile traces with ``tier`` (default: the first); later ones may
+        jump to earlier ones.  Backends with ``compile_many`` get them in one
+        batch."""
+        if tier is None:
+            tier = tiers.chain()[0]
+        backend = tier.backend
         if not self.calls_out and any(may_change_classes(op) for trace in traces
                                       for op in trace.ops):
             self.calls_out = True  # from now on, see enter
@@ -715,8 +744,12 @@ class Runtime:
             for trace in traces:
                 trace.compiled = backend.compile(trace)
         dt = time.perf_counter() - t0
-        stats.compile_time += dt
-        stats.compile_times.append(dt)
+        for trace in traces:
+            trace.tier = tier.index
+        stats.tier_compile_times.setdefault(tier.label, []).append(dt)
+        if tier.index == 0:  # later tiers: on the compiler thread, in tier_compile_times
+            stats.compile_time += dt
+            stats.compile_times.append(dt)
         self.keepalive.extend(traces)
         if log_enabled():
             for trace in traces:

@@ -9,6 +9,7 @@ to the guard's slot or returns the exit number.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -636,9 +637,24 @@ class Backend:
     # text of every compiled module (costs a code generation round each)
     keep_listing = False
 
-    def __init__(self) -> None:
-        self._count = 0
+    # optimization levels (tiers, see tracejit.backend): the new pass
+    # manager's speed level; code generation is the same for all
+    levels = ("O0", "O1", "O2", "O3")
+    level = "O2"
+    # numbers modules over every level (their names must differ); next() on
+    # it is atomic, and two levels may compile on two threads at once
+    _numbers = itertools.count(1)
+    _engine_lock = threading.Lock()  # adding to the one shared engine
+
+    def __init__(self, level: str = "O2") -> None:
+        if level not in self.levels:
+            raise ValueError(f"llvm backend: no level {level!r} (levels: {self.levels})")
+        self.level = level
         self._pb: Any = None
+
+    def at_level(self, level: str) -> Backend:
+        """The same backend optimizing at ``level`` ("O0" is the cheapest)."""
+        return self if level == self.level else Backend(level)
 
     def check_available(self) -> None:
         if _IMPORT_ERROR is not None:
@@ -647,11 +663,6 @@ class Backend:
             _Machine.get()
         except Exception as e:
             raise BackendUnavailable(f"LLVM native target unavailable: {e}") from e
-
-    def warm_up(self) -> None:
-        """Create LLVM's target machine and engine ahead of the first compile
-        (called on a helper thread by ``tracejit.enable``; LLVM releases the GIL)."""
-        _Machine.get()
 
     def compile(self, trace: Trace) -> MachineCodeTrace:
         return self.compile_many([trace])[0]
@@ -662,11 +673,11 @@ class Backend:
         global total_compile_seconds
         t0 = time.perf_counter()
         tm = _Machine.get()
-        self._count += 1
-        module = lir.Module(name=f"tj_module_{self._count}")
+        count = next(Backend._numbers)
+        module = lir.Module(name=f"tj_module_{count}")
         module.triple = llvm.get_process_triple()
         fnty = lir.FunctionType(lir.IntType(64), [lir.IntType(64), lir.PointerType()])
-        names = [f"tj_{t.name}_{self._count}_{k}" for k, t in enumerate(traces)]
+        names = [f"tj_{t.name}_{count}_{k}" for k, t in enumerate(traces)]
         siblings = {id(t): lir.Function(module, fnty, name=n) for t, n in zip(traces, names)}
         for t, n in zip(traces, names):
             _Gen(t, n, module, siblings).generate()
@@ -675,7 +686,7 @@ class Backend:
         mod.verify()
         if self._pb is None:
             self._pb = llvm.create_pass_builder(
-                tm, llvm.create_pipeline_tuning_options(speed_level=2))
+                tm, llvm.create_pipeline_tuning_options(speed_level=int(self.level[1])))
         self._pb.getModulePassManager().run(mod, self._pb)
         if os.environ.get("TRACEJIT_LLVM_DUMP"):
             with open(os.environ["TRACEJIT_LLVM_DUMP"], "a") as f:
@@ -685,8 +696,9 @@ class Backend:
             optimized_ir = str(mod)
             asm = tm.emit_assembly(mod)
         engine = _Machine.engine
-        engine.add_module(mod)
-        engine.finalize_object()
+        with Backend._engine_lock:
+            engine.add_module(mod)
+            engine.finalize_object()
         seconds = time.perf_counter() - t0
         total_compile_seconds += seconds
         results = []

@@ -76,7 +76,8 @@ def jit_enabled(backend: str, **params: Any) -> Iterator[None]:
     """Fresh JIT state, ``backend`` and eager thresholds; enabled inside."""
     settings = {"threshold": 3, "bridge_threshold": 3, "background_compile": 0}
     settings.update(params)
-    saved = {k: tracejit.get_param(k) for k in [*settings, "backend"]}
+    # backend first: setting it resets tiers, restored after it
+    saved = {k: tracejit.get_param(k) for k in ["backend", "tiers", *settings]}
     tracejit.reset()
     tracejit.set_param(backend=backend, **settings)
     tracejit.enable()
