@@ -33,6 +33,7 @@ class _Null:
 NULL: Any = _Null()
 
 # -- object layout (bytes); named so backends can tell fields apart ---------
+from tracejit.codemap import CodeMap  # noqa: E402
 from tracejit.ir import FieldOffset as _F  # noqa: E402
 
 OB_REFCNT = 0
@@ -91,17 +92,15 @@ def iframe_of(frame: types.FrameType) -> int:
     return ctypes.c_void_p.from_address(id(frame) + FRAMEOBJ_IFRAME).value or 0
 
 
-_NLOCALSPLUS: dict[int, tuple[types.CodeType, int]] = {}
+_NLOCALSPLUS = CodeMap()  # code -> co_nlocalsplus
 
 
 def nlocalsplus(code: types.CodeType) -> int:
     """co_nlocalsplus (not exposed to Python); cached, it is on the exit path."""
-    hit = _NLOCALSPLUS.get(id(code))
-    if hit is not None and hit[0] is code:
-        return hit[1]
-    n = len(code.co_varnames) + len(code.co_cellvars) + len(code.co_freevars) - \
-        _cell_args(code)
-    _NLOCALSPLUS[id(code)] = (code, n)
+    n = _NLOCALSPLUS.get(code)
+    if n is None:
+        n = _NLOCALSPLUS[code] = len(code.co_varnames) + len(code.co_cellvars) + \
+            len(code.co_freevars) - _cell_args(code)
     return n
 
 
@@ -194,12 +193,12 @@ def write_frame(frame: types.FrameType, offset: int, locals: dict[int, Any],
             _decref(old)
 
 
-_INSTR_CACHE: dict[int, tuple[types.CodeType, list[dis.Instruction]]] = {}
+_INSTR_CACHE = CodeMap()  # code -> its instructions (weak in the code)
 
 
 def instructions(code: types.CodeType) -> list[dis.Instruction]:
-    hit = _INSTR_CACHE.get(id(code))
-    if hit is None or hit[0] is not code:
+    hit = _INSTR_CACHE.get(code)
+    if hit is None:
         # an EXTENDED_ARG prefix belongs to the instruction it extends: that
         # instruction starts at the prefix's offset (jumps and resuming go there)
         ins = []
@@ -212,9 +211,8 @@ def instructions(code: types.CodeType) -> list[dis.Instruction]:
                 continue
             ins.append(i if start is None else i._replace(offset=start))
             start = None
-        hit = (code, ins)
-        _INSTR_CACHE[id(code)] = hit
-    return hit[1]
+        hit = _INSTR_CACHE[code] = ins
+    return hit
 
 
 def loop_headers(code: types.CodeType) -> set[int]:

@@ -20,7 +20,8 @@ import sys
 import types
 from typing import Any
 
-from tracejit import reentry
+from tracejit import lifetime, reentry
+from tracejit.codemap import CodeMap
 from tracejit.params import log, log_enabled, params
 from tracejit.runtime import runtime
 from tracejit.tools import describe, watched
@@ -32,7 +33,7 @@ TOOL = _mon.OPTIMIZER_ID
 DISABLE = _mon.DISABLE
 
 _state: dict[str, Any] = {"active": False, "everything": False}
-_selected: dict[int, types.CodeType] = {}
+_selected = CodeMap()  # the code objects jit(f) chose (weakly)
 # Back-jump counts per loop location, keyed by id(code) + (header << 48): the
 # fast path below is all that cold code ever pays.  A location whose count is
 # at or above the threshold takes the slow path (trace it, or enter its code).
@@ -65,11 +66,11 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
 
 
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
-    if not _state["everything"] and id(code) not in _selected:
+    if not _state["everything"] and code not in _selected:
         return DISABLE
     ts = runtime.threads
-    if ts.busy:
-        return None  # inside tracing or an exit: never re-enter the JIT
+    if ts.busy or lifetime.sweeping():
+        return None  # inside tracing or an exit, or a full collection: CPython runs
     if runtime.pending_limit:  # the program's recursion limit, back at last
         runtime.restore_limit()
     if watched():
@@ -120,6 +121,8 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
         return DISABLE
     finally:
         ts.busy = False
+        if lifetime.wanted():
+            lifetime.collect_if_wanted()
     return None
 
 
@@ -190,7 +193,7 @@ def uninstall() -> None:
 
 
 def select(code: types.CodeType) -> None:
-    _selected[id(code)] = code
+    _selected[code] = True
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             select(const)

@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -110,7 +111,7 @@ def _remember(kind: str, fields: dict[str, Any]) -> None:
     rec: dict[str, Any] = {"kind": kind, "t": round(time.perf_counter() - _T0, 6)}
     for k, v in fields.items():
         if k == "code" and hasattr(v, "co_lines"):
-            rec["code_object"] = v
+            rec["code_object"] = weakref.ref(v)  # a log never keeps code alive
             rec["file"] = v.co_filename
             if isinstance(fields.get("offset"), int):
                 rec["line"] = line_at(v, fields["offset"])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import inject, reentry, writeback
+from tracejit import inject, lifetime, reentry, writeback
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.backend import Backend, BackendUnavailable
 from tracejit.entry import ENTRY_FAIL, make_entry, prepend_checks
@@ -79,6 +79,7 @@ class LoopInfo:
     compiled_time: float = 0.0
     iterations: int = 0  # loop iterations run in machine code, over all entries
     ops_per_iteration: int = 0  # of its first compiled version
+    record: Any = None  # the lifetime.CodeRecord of its code, which owns it
 
     @property
     def code(self) -> types.CodeType:
@@ -138,13 +139,15 @@ class Runtime:
         self.exits: list[ExitInfo | None] = [None, None]
         self._slots: list[Any] = []
         self._slot_free = 0
+        # exit numbers and bridge slots of freed code, for reuse (lifetime.py)
+        self._free_exits: list[int] = []
+        self._free_slots: list[int] = []
         self.threads = ThreadState()
         # one thread at a time traces and compiles; others run on in CPython
         self.trace_lock = threading.Lock()
         self._backend: Backend | None = None
         self._backend_name = ""
         self._trace_counter = 0
-        self.keepalive: list[Any] = []
         self._worker: Any = None
         self._jobs = 0
         self._switch = 0.005
@@ -164,7 +167,27 @@ class Runtime:
             self._backend_name = name
         return self._backend
 
+    @property
+    def keepalive(self) -> list[Trace]:
+        """Every trace of code the JIT still has (see tracejit.lifetime)."""
+        return [t for rec in lifetime.live_records() for t in rec.traces]
+
+    def new_exit_number(self) -> int:
+        if self._free_exits:
+            return self._free_exits.pop()
+        self.exits.append(None)
+        return len(self.exits) - 1
+
+    def free_exit(self, number: int, slot: int) -> None:
+        """Exit ``number`` and its bridge slot are unused (their machine code
+        is gone): reuse them."""
+        ctypes.c_int64.from_address(slot).value = 0
+        self._free_exits.append(number)
+        self._free_slots.append(slot)
+
     def new_slot(self) -> int:
+        if self._free_slots:
+            return self._free_slots.pop()
         if not self._slots or self._slot_free >= len(self._slots[-1]):
             self._slots.append((ctypes.c_int64 * 1024)())
             self._slot_free = 0
@@ -186,6 +209,7 @@ class Runtime:
         if info is None:
             info = LoopInfo(key, threshold=params["threshold"])
             self.loops[key] = info
+            lifetime.adopt_loop(info)
         return info
 
     def loop_at(self, code: types.CodeType, offset: int, counter_id: int) -> LoopInfo:
@@ -198,6 +222,17 @@ class Runtime:
 
     def enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
         """Run a compiled version of ``info`` from ``frame``; False if none fits."""
+        rec = info.record
+        rec.active.append(None)  # first, then look (see lifetime.py)
+        if rec.detached:
+            rec.active.pop()
+            return False
+        try:
+            return self._enter(info, frame)
+        finally:
+            rec.active.pop()
+
+    def _enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
         # room above the recursion limit for the JIT's own frames: a program
         # running near its limit must not lose the work done in machine code
         # to a RecursionError of the exit path (C calls: they take no frame)
@@ -206,6 +241,7 @@ class Runtime:
         buf = self.buffer()
         ts = self.threads
         ts.depth += 1
+        lifetime.running.append(None)  # no machine code is freed meanwhile
         try:
             fp = id(frame)
             counter = PAUSE_COUNTER.cell
@@ -239,6 +275,8 @@ class Runtime:
             raise
         finally:
             ts.depth -= 1
+            lifetime.running.pop()
+            lifetime.free_retired()
             self.give_back_limit(limit, frame)
         info.entry_misses += 1
         return False
@@ -326,6 +364,9 @@ class Runtime:
     def trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
         # the tracer runs the program: its state must reach the frame even at
         # the program's recursion limit (as in enter)
+        if lifetime.sweeping():  # a collection is letting go of JIT state
+            return
+        lifetime.adopt_function(info.record, frame)
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(limit + HEADROOM)
         try:
@@ -524,6 +565,7 @@ class Runtime:
         stub.name = f"writeback{ex.descr.number}"
         stub.loop_name = ex.loop_name
         ex.bridge = stub  # never bridged or stubbed again
+        lifetime.adopt_trace(ex.code, stub)
 
         def install() -> None:
             ctypes.c_int64.from_address(ex.descr.slot_address).value = stub.compiled.address
@@ -621,16 +663,17 @@ class Runtime:
             if op.is_guard() and op.snapshot is not None:
                 rd, fail_args = build_resume(op.snapshot, resolve)
                 d = op.exit if op.exit is not None else ExitDescr()
-                d.number = len(self.exits)
+                d.number = self.new_exit_number()
                 d.slot_address = self.new_slot()
+                lifetime.adopt_exit(code, d.number, d.slot_address)
                 d.fail_types = "".join(v.type for v in fail_args)
                 op.exit = d
                 op.fail_args = fail_args
                 # an exit inside inlined calls resumes in real callee frames:
                 # no bridge (it would have to start inside the callee)
-                self.exits.append(ExitInfo(d, code, rd, loop_name,
-                                           bridgeable=op.name != "finish"
-                                           and len(rd.frames) == 1))
+                self.exits[d.number] = ExitInfo(d, code, rd, loop_name,
+                                                bridgeable=op.name != "finish"
+                                                and len(rd.frames) == 1)
                 op.snapshot = None
         if params["inject_nth"]:
             def shadowable(d: ExitDescr) -> bool:
@@ -639,10 +682,11 @@ class Runtime:
 
             def shadow(d: ExitDescr) -> ExitDescr:
                 original = self.exits[d.number]
-                forced = ExitDescr(number=len(self.exits), slot_address=self.new_slot(),
-                                   fail_types=d.fail_types)
-                self.exits.append(ExitInfo(forced, code, original.resume, loop_name,
-                                           injected=True))
+                forced = ExitDescr(number=self.new_exit_number(),
+                                   slot_address=self.new_slot(), fail_types=d.fail_types)
+                lifetime.adopt_exit(code, forced.number, forced.slot_address)
+                self.exits[forced.number] = ExitInfo(forced, code, original.resume, loop_name,
+                                                     injected=True)
                 return forced
 
             self._guards_seen += inject.instrument(trace, shadowable, shadow,
@@ -652,6 +696,7 @@ class Runtime:
             and (ex := self.exit_info(op.exit)) is not None and not ex.injected)
         trace.check()
         trace.loop_name = loop_name
+        lifetime.adopt_trace(code, trace)
 
     def exit_info(self, d: ExitDescr) -> ExitInfo | None:
         """The runtime's record of exit ``d`` (None for entry-trace exits and
@@ -681,7 +726,6 @@ class Runtime:
         dt = time.perf_counter() - t0
         stats.compile_time += dt
         stats.compile_times.append(dt)
-        self.keepalive.extend(traces)
         if log_enabled():
             for trace in traces:
                 log(f"trace {trace.name} ({trace.loop_name}) after optimization "
