@@ -5,7 +5,12 @@ Code objects compare by value (two equal functions compiled twice are
 ``id(code)``.  A plain ``{id(code): ...}`` that also stores the code (to tell
 a reused address from the original) keeps every code object ever seen alive;
 :class:`CodeMap` holds it by a weak reference instead and forgets the entry
-when the code object dies.  Values must not refer to their code object.
+when the code object dies.
+
+An entry is one weak reference object carrying the value, untracked by the
+collector (:mod:`tracejit.untracked`), and so are tuple and list values: a
+loop getting hot adds nothing a program could count.  Values must be
+acyclic JIT data that does not refer to its code object.
 """
 
 from __future__ import annotations
@@ -14,44 +19,54 @@ import types
 import weakref
 from typing import Any
 
+from tracejit.untracked import untrack
+
+
+class _Entry(weakref.ref):
+    __slots__ = ("key", "value")
+
 
 class CodeMap:
     """``{code: value}`` by identity, weak in the code object."""
 
-    __slots__ = ("_entries", "__weakref__")
+    __slots__ = ("_entries", "_forget", "__weakref__")
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[weakref.ref, Any]] = {}
+        self._entries: dict[int, _Entry] = {}
+        entries = self._entries
+
+        def forget(entry: _Entry) -> None:
+            if entries.get(entry.key) is entry:
+                del entries[entry.key]
+
+        self._forget = forget
 
     def get(self, code: types.CodeType, default: Any = None) -> Any:
-        hit = self._entries.get(id(code))
-        if hit is None or hit[0]() is not code:
+        entry = self._entries.get(id(code))
+        if entry is None or entry() is not code:
             return default
-        return hit[1]
+        return entry.value
 
     def __contains__(self, code: types.CodeType) -> bool:
-        hit = self._entries.get(id(code))
-        return hit is not None and hit[0]() is code
+        entry = self._entries.get(id(code))
+        return entry is not None and entry() is code
 
     def __setitem__(self, code: types.CodeType, value: Any) -> None:
-        key = id(code)
-        entries = weakref.ref(self)
-
-        def forget(ref: weakref.ref, key: int = key) -> None:
-            owner = entries()
-            if owner is not None:
-                hit = owner._entries.get(key)
-                if hit is not None and hit[0] is ref:
-                    del owner._entries[key]
-
-        self._entries[key] = (weakref.ref(code, forget), value)
+        entry = _Entry(code, self._forget)
+        entry.key = id(code)
+        entry.value = value
+        if isinstance(value, (tuple, list)):
+            untrack(value)
+        untrack(entry)
+        self._entries[entry.key] = entry
+        untrack(self._entries)  # a root table: nothing is hidden from the collector
 
     def pop(self, code: types.CodeType, default: Any = None) -> Any:
-        hit = self._entries.get(id(code))
-        if hit is None or hit[0]() is not code:
+        entry = self._entries.get(id(code))
+        if entry is None or entry() is not code:
             return default
-        del self._entries[id(code)]
-        return hit[1]
+        del self._entries[entry.key]
+        return entry.value
 
     def clear(self) -> None:
         self._entries.clear()
@@ -61,4 +76,4 @@ class CodeMap:
 
     def codes(self) -> list[types.CodeType]:
         """The live code objects in the map."""
-        return [c for ref, _ in list(self._entries.values()) if (c := ref()) is not None]
+        return [c for e in list(self._entries.values()) if (c := e()) is not None]

@@ -35,6 +35,7 @@ NULL: Any = _Null()
 # -- object layout (bytes); named so backends can tell fields apart ---------
 from tracejit.codemap import CodeMap  # noqa: E402
 from tracejit.ir import FieldOffset as _F  # noqa: E402
+from tracejit.untracked import untrack  # noqa: E402
 
 OB_REFCNT = 0
 OB_TYPE = 8
@@ -101,6 +102,9 @@ def nlocalsplus(code: types.CodeType) -> int:
     if n is None:
         n = _NLOCALSPLUS[code] = len(code.co_varnames) + len(code.co_cellvars) + \
             len(code.co_freevars) - _cell_args(code)
+        # CPython makes these name tuples on first use and keeps them on the
+        # code object: acyclic, they need not be in the collector's count
+        untrack(code.co_varnames, code.co_cellvars, code.co_freevars)
     return n
 
 
@@ -133,15 +137,20 @@ def read_stack(frame: types.FrameType) -> list[Any]:
     return [read_local(frame, nl + k) for k in range(stack_depth(frame))]
 
 
-_SLOT_ARRAYS: dict[int, Any] = {}
+# array types by size, rounded up to a power of two and the common ones made
+# now: a type made when a loop exits for the first time would be a dozen new
+# objects in the middle of the program (see tracejit.untracked)
+_SLOT_ARRAYS: dict[int, Any] = {1 << k: ctypes.c_void_p * (1 << k) for k in range(4, 9)}
 
 
 def _slots(base: int, n: int) -> Any:
-    """The ``n`` PyObject* slots at ``base`` as one ctypes array (one object
-    per call instead of one per slot: this is on every exit)."""
-    array_type = _SLOT_ARRAYS.get(n)
+    """At least ``n`` PyObject* slots at ``base`` as one ctypes array (one
+    object per call instead of one per slot: this is on every exit); only the
+    first ``n`` may be touched."""
+    size = max(16, 1 << (n - 1).bit_length())
+    array_type = _SLOT_ARRAYS.get(size)
     if array_type is None:
-        array_type = _SLOT_ARRAYS[n] = ctypes.c_void_p * n
+        array_type = _SLOT_ARRAYS[size] = ctypes.c_void_p * size
     return array_type.from_address(base)
 
 
@@ -211,6 +220,14 @@ def instructions(code: types.CodeType) -> list[dis.Instruction]:
                 continue
             ins.append(i if start is None else i._replace(offset=start))
             start = None
+        for i in ins:  # acyclic: no need for the collector to see them
+            untrack(i, i.positions)
+            for entry in getattr(i, "cache_info", None) or ():  # 3.13
+                untrack(entry)
+            if getattr(i, "cache_info", None):
+                untrack(i.cache_info)
+            if "FAST_" in i.opname and type(i.argval) is tuple:  # 3.13's name pairs
+                untrack(i.argval)
         hit = _INSTR_CACHE[code] = ins
     return hit
 
@@ -218,6 +235,26 @@ def instructions(code: types.CodeType) -> list[dis.Instruction]:
 def loop_headers(code: types.CodeType) -> set[int]:
     return {i.argval for i in instructions(code)
             if i.opname in ("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")}
+
+
+_BRANCHES = ("JUMP", "FOR_ITER", "SEND", "RETURN", "RAISE")
+
+
+def yields_every_iteration(code: types.CodeType, header: int) -> bool:
+    """Whether the loop at ``header`` reaches a ``YIELD_VALUE`` on every
+    iteration (no branch before it but the header's own ``FOR_ITER``), as a
+    generator expression's loop does.  The tracer cannot record a yield: such
+    a loop would be traced up to its yield and given up every time."""
+    started = False
+    for ins in instructions(code):
+        if ins.offset < header:
+            continue
+        if ins.opname == "YIELD_VALUE":
+            return True
+        if started and any(b in ins.opname for b in _BRANCHES):
+            return False
+        started = True
+    return False
 
 
 def c_api_address(name: str) -> int:

@@ -51,6 +51,7 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
     if n < _limit[0]:
         _counts[key] = n
         return None
+    hold = _hold_tuples()
     try:
         return _slow_path(code, dst, key)
     except RecursionError as e:
@@ -63,6 +64,20 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
         if tb is not None and tb.tb_frame.f_code.co_filename.startswith(_JIT_CODE):
             return None  # raised in the JIT's code or the library code it called
         raise
+    finally:
+        del hold  # last: the program's next small tuples reuse memory as before
+
+
+_NONES = [None] * 4
+
+
+def _hold_tuples() -> list[tuple]:
+    """One fresh tuple of each small size.  CPython reuses the memory of the
+    tuple freed last (per size), and programs can see it (``id()`` of
+    consumed generator items, test_genexps): made first and freed last, these
+    keep what the JIT allocates meanwhile (caches, traces) from taking the
+    memory the program's next tuple would get."""
+    return [tuple(_NONES[:n]) for n in (1, 2, 3, 4)]
 
 
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
@@ -156,6 +171,7 @@ def install(everything: bool) -> None:
     if current is None:
         _mon.use_tool_id(TOOL, "tracejit")
     _warm_up_backend()
+    _warm_up_tracing()
     reentry.install(TOOL)
     _mon.register_callback(TOOL, _mon.events.JUMP, _on_jump)
     _mon.register_callback(TOOL, _mon.events.PY_RETURN, _on_return)
@@ -176,6 +192,23 @@ def _warm_up_backend() -> None:
         import threading
 
         threading.Thread(target=warm, name="tracejit-warm-up", daemon=True).start()
+
+
+def _warm_up_tracing() -> None:
+    """Make now what the first trace would make lazily (modules, helper
+    descriptions): objects a program can count (``gc.get_objects()``) or
+    whose memory it sees reused (``id()`` of freed tuples) must not appear
+    in the middle of the program because a loop got hot."""
+    import inspect
+
+    from tracejit import helpers, log  # noqa: F401
+    from tracejit.tracer import closing  # noqa: F401
+
+    for _name, fn in inspect.getmembers(helpers, inspect.isfunction):
+        if hasattr(fn, "cache_info") and not inspect.signature(fn).parameters:
+            fn()
+    lifetime.install()
+    runtime.buffer()  # this thread's exit buffer and JIT state
 
 
 def uninstall() -> None:

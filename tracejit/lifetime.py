@@ -49,6 +49,7 @@ import weakref
 from typing import Any
 
 from tracejit import cpython as cp
+from tracejit.untracked import track, untrack
 
 IFRAME_FUNCOBJ = 16  # _PyInterpreterFrame.f_funcobj, 3.12 and 3.13
 
@@ -99,6 +100,7 @@ class _Holder:
                 info.versions.clear()
                 info.blacklisted = True
             release(rec)  # nothing runs it: detached while not active
+            rec.loops.clear()  # (an untracked record: no cycle left behind)
 
 
 _records: dict[int, CodeRecord] = {}
@@ -124,23 +126,51 @@ def record_for(code: types.CodeType) -> CodeRecord:
     rec = _records.get(id(code))
     if rec is None or rec.code is not code:
         rec = _records[id(code)] = CodeRecord(code)
-        _install()
+        untrack(_records)  # a root table: nothing is hidden from the collector
+        _set_tracking(rec, False)
+        install()
     return rec
+
+
+def _parts(rec: CodeRecord) -> list[Any]:
+    parts: list[Any] = [rec, rec.loops, rec.exits, rec.saved_exits, rec.traces, rec.slots,
+                        rec.funcs, rec.active]
+    for info in rec.loops:
+        parts += [info, info.key, info.versions]
+        if hasattr(info, "__dict__"):
+            parts.append(info.__dict__)
+    return parts
+
+
+def _set_tracking(rec: CodeRecord, on: bool) -> None:
+    """A record without traces refers to nothing of the program's (code
+    objects, numbers, weak references): the collector need not see it (see
+    tracejit.untracked).  With traces it must, for the cycles through them."""
+    if on:
+        track(*_parts(rec))
+    else:
+        untrack(*_parts(rec))
 
 
 def adopt_loop(info: Any) -> None:
     rec = info.record = record_for(info.code)
     rec.loops.append(info)
+    _set_tracking(rec, bool(rec.traces or rec.exits))
 
 
 def adopt_exit(code: types.CodeType, number: int, slot: int) -> None:
     rec = record_for(code)
+    if not rec.exits and not rec.traces:
+        _set_tracking(rec, True)
     rec.exits.append(number)
     rec.slots.append(slot)
 
 
 def adopt_trace(code: types.CodeType, trace: Any) -> None:
-    record_for(code).traces.append(trace)
+    rec = record_for(code)
+    if not rec.exits and not rec.traces:
+        _set_tracking(rec, True)
+    rec.traces.append(trace)
 
 
 def adopt_function(rec: CodeRecord, frame: types.FrameType) -> None:
@@ -153,9 +183,12 @@ def adopt_function(rec: CodeRecord, frame: types.FrameType) -> None:
     func = ctypes.cast(address, ctypes.py_object).value
     if not isinstance(func, types.FunctionType) or func.__code__ is not rec.code:
         return
-    rec.funcs = [f for f in rec.funcs if f() is not None]
+    if any(f() is None for f in rec.funcs):
+        rec.funcs[:] = [f for f in rec.funcs if f() is not None]
     if not any(f() is func for f in rec.funcs):
-        rec.funcs.append(weakref.ref(func))
+        ref = weakref.ref(func)
+        untrack(ref)
+        rec.funcs.append(ref)
 
 
 def live_records() -> list[CodeRecord]:
@@ -196,6 +229,7 @@ def free_retired() -> None:
     if (_retired or _old_generations) and not running:
         for rec in _retired:
             release(rec)
+            rec.loops.clear()
         _retired.clear()
         _old_generations.clear()
 
@@ -300,7 +334,8 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
         _take_back(runtime)
 
 
-def _install() -> None:
+def install() -> None:
+    """Let full collections reach the JIT (at enable(), or with the first record)."""
     if not _state["installed"]:
         gc.callbacks.append(_on_gc)
         _state["installed"] = True

@@ -28,6 +28,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from tracejit.untracked import untrack
+
 FORMAT_VERSION = 1
 
 _T0 = time.perf_counter()
@@ -117,6 +119,7 @@ def _remember(kind: str, fields: dict[str, Any]) -> None:
                 rec["line"] = line_at(v, fields["offset"])
         elif k != "text":
             rec[k] = jsonable(v)
+    untrack(rec, rec.get("code_object"))  # acyclic: not in a count a program makes
     recent_aborts.append(rec)
 
 

@@ -39,6 +39,7 @@ from tracejit.resume import (
 )
 from tracejit.tools import watched
 from tracejit.tracer import Tracer, TraceResult
+from tracejit.untracked import untrack
 from tracejit.values import GlobalAssumption, InSlot
 
 # Entering and leaving machine code costs about as much as CPython running
@@ -49,6 +50,9 @@ MIN_OPS_PER_ENTRY = 1000
 # frames the JIT may use above the program's recursion limit while it puts a
 # frame back (see Runtime.restore_limit)
 HEADROOM = 200
+# made once: ctypes may make an array type anew whenever one is asked for
+_SLOT_ARRAY = ctypes.c_int64 * 1024
+_EXIT_BUFFER = ctypes.c_int64 * 4096
 
 
 @dataclass(eq=False)
@@ -189,7 +193,7 @@ class Runtime:
         if self._free_slots:
             return self._free_slots.pop()
         if not self._slots or self._slot_free >= len(self._slots[-1]):
-            self._slots.append((ctypes.c_int64 * 1024)())
+            self._slots.append(_SLOT_ARRAY())
             self._slot_free = 0
         arr = self._slots[-1]
         addr = ctypes.addressof(arr) + 8 * self._slot_free
@@ -199,7 +203,7 @@ class Runtime:
     def buffer(self) -> int:
         ts = self.threads
         if ts.depth >= len(ts.bufs):
-            ts.bufs.append((ctypes.c_int64 * 4096)())
+            ts.bufs.append(_EXIT_BUFFER())
         return ctypes.addressof(ts.bufs[ts.depth])
 
     # -- entering compiled code ----------------------------------------------
@@ -210,6 +214,7 @@ class Runtime:
             info = LoopInfo(key, threshold=params["threshold"])
             self.loops[key] = info
             lifetime.adopt_loop(info)
+            untrack(self.loops)  # a root table (see tracejit.untracked)
         return info
 
     def loop_at(self, code: types.CodeType, offset: int, counter_id: int) -> LoopInfo:
@@ -218,6 +223,7 @@ class Runtime:
         info = self._by_counter.get(counter_id)
         if info is None or info.key.code is not code:
             info = self._by_counter[counter_id] = self.loop_info(LoopKey(code, offset))
+            untrack(self._by_counter)
         return info
 
     def enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
@@ -375,6 +381,12 @@ class Runtime:
             self.give_back_limit(limit, frame)
 
     def _trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
+        if cp.yields_every_iteration(info.code, info.header):
+            # never traced: the tracer would run each try up to the yield
+            # (and so disturb the program's allocations) only to give up
+            info.aborts = params["max_aborts"] - 1
+            self._abort(info, "the loop yields on every iteration")
+            return
         stats.loops_traced += 1
         t0 = time.perf_counter()
         tracer = Tracer(frame, info.key, "loop", params["trace_limit"],
