@@ -56,8 +56,10 @@ def run(backend: str, count: int, window: int) -> dict:
     gc.collect()
     alive = sum(r() is not None for r in refs)
     first, last = rows[:window], rows[-window:]
-    from tracejit import lifetime
-
+    try:
+        from tracejit.lifetime import stats as life
+    except ImportError:  # a tracejit from before tracejit.lifetime
+        life = {"freed": None, "sweeps": None, "sweep_seconds": 0.0}
     return {
         "backend": backend, "functions": count, "seconds": round(seconds, 2),
         "loops_compiled": tracejit.stats()["loops_compiled"],
@@ -67,8 +69,8 @@ def run(backend: str, count: int, window: int) -> dict:
         "compile_ms_first_window": round(1000 * sum(r[1] for r in first) / len(first), 2),
         "compile_ms_last_window": round(1000 * sum(r[1] for r in last) / len(last), 2),
         "code_objects_alive_at_end": alive,
-        "records_freed": lifetime.stats["freed"], "sweeps": lifetime.stats["sweeps"],
-        "sweep_ms_total": round(1000 * lifetime.stats["sweep_seconds"], 1),
+        "records_freed": life["freed"], "sweeps": life["sweeps"],
+        "sweep_ms_total": round(1000 * life["sweep_seconds"], 1),
     }
 
 

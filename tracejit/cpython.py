@@ -100,17 +100,17 @@ def nlocalsplus(code: types.CodeType) -> int:
     """co_nlocalsplus (not exposed to Python); cached, it is on the exit path."""
     n = _NLOCALSPLUS.get(code)
     if n is None:
-        n = _NLOCALSPLUS[code] = len(code.co_varnames) + len(code.co_cellvars) + \
+        # (co_nlocals, not len(co_varnames): CPython makes the names tuple on
+        # first use, one more object the program could count)
+        n = _NLOCALSPLUS[code] = code.co_nlocals + len(code.co_cellvars) + \
             len(code.co_freevars) - _cell_args(code)
-        # CPython makes these name tuples on first use and keeps them on the
-        # code object: acyclic, they need not be in the collector's count
-        untrack(code.co_varnames, code.co_cellvars, code.co_freevars)
     return n
 
 
 def _cell_args(code: types.CodeType) -> int:
     # arguments that are also cells share one slot
-    return len(set(code.co_varnames) & set(code.co_cellvars))
+    cells = code.co_cellvars
+    return len(set(code.co_varnames) & set(cells)) if cells else 0
 
 
 def _slot(frame: types.FrameType, index: int) -> ctypes.c_void_p:

@@ -51,8 +51,9 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
     if n < _limit[0]:
         _counts[key] = n
         return None
-    hold = _hold_tuples()
+    hold = None
     try:
+        hold = _hold_tuples()
         return _slow_path(code, dst, key)
     except RecursionError as e:
         # the JIT's own frames went past the limit of a program running near

@@ -295,6 +295,7 @@ def _take_back(runtime: Any) -> None:
     # a cache that loop_at rebuilds; a thread that raced the collection may
     # have put a fresh LoopInfo there
     runtime._by_counter.clear()
+    untrack(runtime.loops, _records)  # root tables (see tracejit.untracked)
     stats["kept"] += len(_kept)
     _kept.clear()
     for exits, slots, counters in _dying:

@@ -233,12 +233,6 @@ class Runtime:
         if rec.detached:
             rec.active.pop()
             return False
-        try:
-            return self._enter(info, frame)
-        finally:
-            rec.active.pop()
-
-    def _enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
         # room above the recursion limit for the JIT's own frames: a program
         # running near its limit must not lose the work done in machine code
         # to a RecursionError of the exit path (C calls: they take no frame)
@@ -282,6 +276,7 @@ class Runtime:
         finally:
             ts.depth -= 1
             lifetime.running.pop()
+            rec.active.pop()
             lifetime.free_retired()
             self.give_back_limit(limit, frame)
         info.entry_misses += 1
@@ -372,10 +367,10 @@ class Runtime:
         # the program's recursion limit (as in enter)
         if lifetime.sweeping():  # a collection is letting go of JIT state
             return
-        lifetime.adopt_function(info.record, frame)
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(limit + HEADROOM)
         try:
+            lifetime.adopt_function(info.record, frame)
             self._trace_loop(info, frame)
         finally:
             self.give_back_limit(limit, frame)
