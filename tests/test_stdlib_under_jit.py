@@ -1,7 +1,10 @@
-"""CPython's own tests for numeric and list code pass with the JIT enabled.
+"""CPython's own tests pass with the JIT enabled: numeric and list code, and
+the modules that watch the interpreter closely (test_genexps the reuse of
+tuples, test_threading and test_sys_settrace threads and tracing).
 
 Each module runs in a child process under ``tracejit.enable()`` with a low
-threshold; it found two wrong-result bugs no handwritten program had hit."""
+threshold; it found two wrong-result bugs no handwritten program had hit.
+test_threading is the slow one (about 16 s on 3.12, 19 s on 3.13 here)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ import sys
 import pytest
 
 MODULES = ["test_math", "test_statistics", "test_itertools", "test_heapq", "test_sort",
-           "test_bisect", "test_list", "test_range", "test_enumerate", "test_long"]
+           "test_bisect", "test_list", "test_range", "test_enumerate", "test_long",
+           "test_genexps", "test_threading", "test_sys_settrace"]
+# not yet: test_descr (test_slots counts one object more, CPython's cached
+# co_cellvars/co_varnames tuple of the test's code made by the first trace)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -128,12 +128,13 @@ def print_stats(file: Any = None) -> None:
 
 def reset() -> None:
     """Forget every compiled loop, counter and statistic (parameters stay)."""
-    from tracejit import hooks
+    from tracejit import hooks, lifetime
     from tracejit import runtime as rt
     from tracejit.params import Stats
 
     rt.runtime.drain()
     worker = rt.runtime._worker
+    lifetime.retire_all(rt.runtime)  # its machine code goes at the next safe point
     rt.runtime.__init__()
     rt.runtime._worker = worker
     hooks._counts.clear()

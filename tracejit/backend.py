@@ -84,6 +84,15 @@ class CompiledTrace(Protocol):
         """Enter the trace; return the number of the exit taken."""
         ...
 
+    # Optional: ``release()`` frees the trace's code memory.  tracejit calls
+    # it once the code object the trace belongs to is gone and no thread can
+    # be running the trace (possibly more than once for traces compiled in
+    # one batch), then drops its references.  Code memory must not be freed
+    # by a finalizer (``__del__``) or through weak references: before a full
+    # collection tracejit briefly leaves its traces reachable only from
+    # themselves (see tracejit.lifetime), which runs finalizers and clears
+    # weak references of traces that live on.
+
 
 class Backend(Protocol):
     """The interface every backend implements."""

@@ -33,7 +33,9 @@ class _Null:
 NULL: Any = _Null()
 
 # -- object layout (bytes); named so backends can tell fields apart ---------
+from tracejit.codemap import CodeMap  # noqa: E402
 from tracejit.ir import FieldOffset as _F  # noqa: E402
+from tracejit.untracked import untrack  # noqa: E402
 
 OB_REFCNT = 0
 OB_TYPE = 8
@@ -110,23 +112,24 @@ def iframe_of(frame: types.FrameType) -> int:
     return ctypes.c_void_p.from_address(id(frame) + FRAMEOBJ_IFRAME).value or 0
 
 
-_NLOCALSPLUS: dict[int, tuple[types.CodeType, int]] = {}
+_NLOCALSPLUS = CodeMap()  # code -> co_nlocalsplus
 
 
 def nlocalsplus(code: types.CodeType) -> int:
     """co_nlocalsplus (not exposed to Python); cached, it is on the exit path."""
-    hit = _NLOCALSPLUS.get(id(code))
-    if hit is not None and hit[0] is code:
-        return hit[1]
-    n = len(code.co_varnames) + len(code.co_cellvars) + len(code.co_freevars) - \
-        _cell_args(code)
-    _NLOCALSPLUS[id(code)] = (code, n)
+    n = _NLOCALSPLUS.get(code)
+    if n is None:
+        # (co_nlocals, not len(co_varnames): CPython makes the names tuple on
+        # first use, one more object the program could count)
+        n = _NLOCALSPLUS[code] = code.co_nlocals + len(code.co_cellvars) + \
+            len(code.co_freevars) - _cell_args(code)
     return n
 
 
 def _cell_args(code: types.CodeType) -> int:
     # arguments that are also cells share one slot
-    return len(set(code.co_varnames) & set(code.co_cellvars))
+    cells = code.co_cellvars
+    return len(set(code.co_varnames) & set(cells)) if cells else 0
 
 
 def _slot(frame: types.FrameType, index: int) -> ctypes.c_void_p:
@@ -153,15 +156,20 @@ def read_stack(frame: types.FrameType) -> list[Any]:
     return [read_local(frame, nl + k) for k in range(stack_depth(frame))]
 
 
-_SLOT_ARRAYS: dict[int, Any] = {}
+# array types by size, rounded up to a power of two and the common ones made
+# now: a type made when a loop exits for the first time would be a dozen new
+# objects in the middle of the program (see tracejit.untracked)
+_SLOT_ARRAYS: dict[int, Any] = {1 << k: ctypes.c_void_p * (1 << k) for k in range(4, 9)}
 
 
 def _slots(base: int, n: int) -> Any:
-    """The ``n`` PyObject* slots at ``base`` as one ctypes array (one object
-    per call instead of one per slot: this is on every exit)."""
-    array_type = _SLOT_ARRAYS.get(n)
+    """At least ``n`` PyObject* slots at ``base`` as one ctypes array (one
+    object per call instead of one per slot: this is on every exit); only the
+    first ``n`` may be touched."""
+    size = max(16, 1 << (n - 1).bit_length())
+    array_type = _SLOT_ARRAYS.get(size)
     if array_type is None:
-        array_type = _SLOT_ARRAYS[n] = ctypes.c_void_p * n
+        array_type = _SLOT_ARRAYS[size] = ctypes.c_void_p * size
     return array_type.from_address(base)
 
 
@@ -213,12 +221,12 @@ def write_frame(frame: types.FrameType, offset: int, locals: dict[int, Any],
             _decref(old)
 
 
-_INSTR_CACHE: dict[int, tuple[types.CodeType, list[dis.Instruction]]] = {}
+_INSTR_CACHE = CodeMap()  # code -> its instructions (weak in the code)
 
 
 def instructions(code: types.CodeType) -> list[dis.Instruction]:
-    hit = _INSTR_CACHE.get(id(code))
-    if hit is None or hit[0] is not code:
+    hit = _INSTR_CACHE.get(code)
+    if hit is None:
         # an EXTENDED_ARG prefix belongs to the instruction it extends: that
         # instruction starts at the prefix's offset (jumps and resuming go there)
         ins = []
@@ -231,14 +239,41 @@ def instructions(code: types.CodeType) -> list[dis.Instruction]:
                 continue
             ins.append(i if start is None else i._replace(offset=start))
             start = None
-        hit = (code, ins)
-        _INSTR_CACHE[id(code)] = hit
-    return hit[1]
+        for i in ins:  # acyclic: no need for the collector to see them
+            untrack(i, i.positions)
+            for entry in getattr(i, "cache_info", None) or ():  # 3.13
+                untrack(entry)
+            if getattr(i, "cache_info", None):
+                untrack(i.cache_info)
+            if "FAST_" in i.opname and type(i.argval) is tuple:  # 3.13's name pairs
+                untrack(i.argval)
+        hit = _INSTR_CACHE[code] = ins
+    return hit
 
 
 def loop_headers(code: types.CodeType) -> set[int]:
     return {i.argval for i in instructions(code)
             if i.opname in ("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")}
+
+
+_BRANCHES = ("JUMP", "FOR_ITER", "SEND", "RETURN", "RAISE")
+
+
+def yields_every_iteration(code: types.CodeType, header: int) -> bool:
+    """Whether the loop at ``header`` reaches a ``YIELD_VALUE`` on every
+    iteration (no branch before it but the header's own ``FOR_ITER``), as a
+    generator expression's loop does.  The tracer cannot record a yield: such
+    a loop would be traced up to its yield and given up every time."""
+    started = False
+    for ins in instructions(code):
+        if ins.offset < header:
+            continue
+        if ins.opname == "YIELD_VALUE":
+            return True
+        if started and any(b in ins.opname for b in _BRANCHES):
+            return False
+        started = True
+    return False
 
 
 def c_api_address(name: str) -> int:

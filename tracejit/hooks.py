@@ -20,7 +20,8 @@ import sys
 import types
 from typing import Any
 
-from tracejit import reentry, tiers
+from tracejit import lifetime, reentry, tiers
+from tracejit.codemap import CodeMap
 from tracejit.params import log, log_enabled, params
 from tracejit.runtime import runtime
 from tracejit.tools import describe, watched
@@ -32,7 +33,7 @@ TOOL = _mon.OPTIMIZER_ID
 DISABLE = _mon.DISABLE
 
 _state: dict[str, Any] = {"active": False, "everything": False}
-_selected: dict[int, types.CodeType] = {}
+_selected = CodeMap()  # the code objects jit(f) chose (weakly)
 # Back-jump counts per loop location, keyed by id(code) + (header << 48): the
 # fast path below is all that cold code ever pays.  A location whose count is
 # at or above the threshold takes the slow path (trace it, or enter its code).
@@ -50,7 +51,9 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
     if n < _limit[0]:
         _counts[key] = n
         return None
+    hold = None
     try:
+        hold = _hold_tuples()
         return _slow_path(code, dst, key)
     except RecursionError as e:
         # the JIT's own frames went past the limit of a program running near
@@ -62,17 +65,32 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
         if tb is not None and tb.tb_frame.f_code.co_filename.startswith(_JIT_CODE):
             return None  # raised in the JIT's code or the library code it called
         raise
+    finally:
+        del hold  # last: the program's next small tuples reuse memory as before
+
+
+_NONES = [None] * 4
+
+
+def _hold_tuples() -> list[tuple]:
+    """One fresh tuple of each small size.  CPython reuses the memory of the
+    tuple freed last (per size), and programs can see it (``id()`` of
+    consumed generator items, test_genexps): made first and freed last, these
+    keep what the JIT allocates meanwhile (caches, traces) from taking the
+    memory the program's next tuple would get."""
+    return [tuple(_NONES[:n]) for n in (1, 2, 3, 4)]
 
 
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
-    if not _state["everything"] and id(code) not in _selected:
+    if not _state["everything"] and code not in _selected:
         return DISABLE
     if is_own_code(code):
         # the JIT's own loops (the reference backend's interpreter, say) run
         # while compiled code calls out: never traced
         return DISABLE
     ts = runtime.threads
-    if ts.busy:  # inside tracing or an exit: never re-enter the JIT
+    if ts.busy or lifetime.sweeping():
+        # inside tracing or an exit, or a full collection: CPython runs
         if ts.compiler:
             _counts[key] = 0  # the compiler thread's own loops: back to the fast path
         return None
@@ -131,6 +149,8 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
         return DISABLE
     finally:
         ts.busy = False
+        if lifetime.wanted():
+            lifetime.collect_if_wanted()
     return None
 
 
@@ -173,12 +193,30 @@ def install(everything: bool) -> None:
         raise RuntimeError(f"sys.monitoring tool id {TOOL} is already used by {current!r}")
     if current is None:
         _mon.use_tool_id(TOOL, "tracejit")
+    _warm_up_tracing()
     reentry.install(TOOL)
     _mon.register_callback(TOOL, _mon.events.JUMP, _on_jump)
     _mon.register_callback(TOOL, _mon.events.PY_RETURN, _on_return)
     _mon.set_events(TOOL, _mon.events.JUMP)
     _mon.restart_events()
     _state["active"] = True
+
+
+def _warm_up_tracing() -> None:
+    """Make now what the first trace would make lazily (modules, helper
+    descriptions): objects a program can count (``gc.get_objects()``) or
+    whose memory it sees reused (``id()`` of freed tuples) must not appear
+    in the middle of the program because a loop got hot."""
+    import inspect
+
+    from tracejit import helpers, log  # noqa: F401
+    from tracejit.tracer import closing  # noqa: F401
+
+    for _name, fn in inspect.getmembers(helpers, inspect.isfunction):
+        if hasattr(fn, "cache_info") and not inspect.signature(fn).parameters:
+            fn()
+    lifetime.install()
+    runtime.buffer()  # this thread's exit buffer and JIT state
 
 
 def uninstall() -> None:
@@ -196,7 +234,7 @@ def uninstall() -> None:
 
 
 def select(code: types.CodeType) -> None:
-    _selected[id(code)] = code
+    _selected[code] = True
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             select(const)

@@ -23,9 +23,12 @@ import json
 import os
 import sys
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
+
+from tracejit.untracked import untrack
 
 FORMAT_VERSION = 1
 
@@ -110,12 +113,13 @@ def _remember(kind: str, fields: dict[str, Any]) -> None:
     rec: dict[str, Any] = {"kind": kind, "t": round(time.perf_counter() - _T0, 6)}
     for k, v in fields.items():
         if k == "code" and hasattr(v, "co_lines"):
-            rec["code_object"] = v
+            rec["code_object"] = weakref.ref(v)  # a log never keeps code alive
             rec["file"] = v.co_filename
             if isinstance(fields.get("offset"), int):
                 rec["line"] = line_at(v, fields["offset"])
         elif k != "text":
             rec[k] = jsonable(v)
+    untrack(rec, rec.get("code_object"))  # acyclic: not in a count a program makes
     recent_aborts.append(rec)
 
 

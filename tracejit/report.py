@@ -347,7 +347,8 @@ def gather(wall_time: float | None = None, machine_code: bool = True) -> dict[st
     aborts = []
     for a in list(log.recent_aborts):
         rec = dict(a)
-        code = rec.pop("code_object", None)
+        ref = rec.pop("code_object", None)
+        code = ref() if ref is not None else None
         if rec.get("file") in _OWN_FILES:
             continue
         if isinstance(code, types.CodeType):

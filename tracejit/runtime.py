@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import inject, reentry, tiers, writeback
+from tracejit import inject, lifetime, reentry, tiers, writeback
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.backend import Backend
 from tracejit.entry import ENTRY_FAIL, make_entry, prepend_checks
@@ -40,6 +40,7 @@ from tracejit.resume import (
 )
 from tracejit.tools import watched
 from tracejit.tracer import Tracer, TraceResult
+from tracejit.untracked import untrack
 from tracejit.values import GlobalAssumption, InSlot
 
 # Entering and leaving machine code costs about as much as CPython running
@@ -53,6 +54,9 @@ HEADROOM = 200
 # the JIT's frames between a loop's frame and its compiled code (the JUMP
 # callback, its slow path, Runtime.enter)
 ENTRY_FRAMES = 3
+# made once: ctypes may make an array type anew whenever one is asked for
+_SLOT_ARRAY = ctypes.c_int64 * 1024
+_EXIT_BUFFER = ctypes.c_int64 * 4096
 
 
 @dataclass(eq=False)
@@ -92,6 +96,7 @@ class LoopInfo:
     sample: tuple | None = None
     sample_tries: int = 0
     exit_time: float = 0.0
+    record: Any = None  # the lifetime.CodeRecord of its code, which owns it
 
     @property
     def code(self) -> types.CodeType:
@@ -153,11 +158,13 @@ class Runtime:
         self.exits: list[ExitInfo | None] = [None, None]
         self._slots: list[Any] = []
         self._slot_free = 0
+        # exit numbers and bridge slots of freed code, for reuse (lifetime.py)
+        self._free_exits: list[int] = []
+        self._free_slots: list[int] = []
         self.threads = ThreadState()
         # one thread at a time traces and compiles; others run on in CPython
         self.trace_lock = threading.Lock()
         self._trace_counter = 0
-        self.keepalive: list[Any] = []
         self._worker: Any = None
         self._jobs = 0
         self._switch = 0.005
@@ -170,9 +177,29 @@ class Runtime:
         """The first tier's backend: the one every trace is compiled by."""
         return tiers.chain()[0].backend
 
+    @property
+    def keepalive(self) -> list[Trace]:
+        """Every trace of code the JIT still has (see tracejit.lifetime)."""
+        return [t for rec in lifetime.live_records() for t in rec.traces]
+
+    def new_exit_number(self) -> int:
+        if self._free_exits:
+            return self._free_exits.pop()
+        self.exits.append(None)
+        return len(self.exits) - 1
+
+    def free_exit(self, number: int, slot: int) -> None:
+        """Exit ``number`` and its bridge slot are unused (their machine code
+        is gone): reuse them."""
+        ctypes.c_int64.from_address(slot).value = 0
+        self._free_exits.append(number)
+        self._free_slots.append(slot)
+
     def new_slot(self) -> int:
+        if self._free_slots:
+            return self._free_slots.pop()
         if not self._slots or self._slot_free >= len(self._slots[-1]):
-            self._slots.append((ctypes.c_int64 * 1024)())
+            self._slots.append(_SLOT_ARRAY())
             self._slot_free = 0
         arr = self._slots[-1]
         addr = ctypes.addressof(arr) + 8 * self._slot_free
@@ -182,7 +209,7 @@ class Runtime:
     def buffer(self) -> int:
         ts = self.threads
         if ts.depth >= len(ts.bufs):
-            ts.bufs.append((ctypes.c_int64 * 4096)())
+            ts.bufs.append(_EXIT_BUFFER())
         return ctypes.addressof(ts.bufs[ts.depth])
 
     # -- entering compiled code ----------------------------------------------
@@ -192,6 +219,8 @@ class Runtime:
         if info is None:
             info = LoopInfo(key, threshold=params["threshold"])
             self.loops[key] = info
+            lifetime.adopt_loop(info)
+            untrack(self.loops)  # a root table (see tracejit.untracked)
         return info
 
     def loop_at(self, code: types.CodeType, offset: int, counter_id: int) -> LoopInfo:
@@ -200,10 +229,16 @@ class Runtime:
         info = self._by_counter.get(counter_id)
         if info is None or info.key.code is not code:
             info = self._by_counter[counter_id] = self.loop_info(LoopKey(code, offset))
+            untrack(self._by_counter)
         return info
 
     def enter(self, info: LoopInfo, frame: types.FrameType) -> bool:
         """Run a compiled version of ``info`` from ``frame``; False if none fits."""
+        rec = info.record
+        rec.active.append(None)  # first, then look (see lifetime.py)
+        if rec.detached:
+            rec.active.pop()
+            return False
         # room above the recursion limit for the JIT's own frames: a program
         # running near its limit must not lose the work done in machine code
         # to a RecursionError of the exit path (C calls: they take no frame)
@@ -214,6 +249,7 @@ class Runtime:
         buf = self.buffer()
         ts = self.threads
         ts.depth += 1
+        lifetime.running.append(None)  # no machine code is freed meanwhile
         try:
             fp = id(frame)
             counter = PAUSE_COUNTER.cell
@@ -272,6 +308,9 @@ class Runtime:
             raise
         finally:
             ts.depth -= 1
+            lifetime.running.pop()
+            rec.active.pop()
+            lifetime.free_retired()
             self.give_back_limit(limit, frame)
         info.entry_misses += 1
         return False
@@ -359,14 +398,23 @@ class Runtime:
     def trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
         # the tracer runs the program: its state must reach the frame even at
         # the program's recursion limit (as in enter)
+        if lifetime.sweeping():  # a collection is letting go of JIT state
+            return
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(limit + HEADROOM)
         try:
+            lifetime.adopt_function(info.record, frame)
             self._trace_loop(info, frame)
         finally:
             self.give_back_limit(limit, frame)
 
     def _trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
+        if cp.yields_every_iteration(info.code, info.header):
+            # never traced: the tracer would run each try up to the yield
+            # (and so disturb the program's allocations) only to give up
+            info.aborts = params["max_aborts"] - 1
+            self._abort(info, "the loop yields on every iteration")
+            return
         stats.loops_traced += 1
         t0 = time.perf_counter()
         tracer = Tracer(frame, info.key, "loop", params["trace_limit"],
@@ -571,6 +619,7 @@ class Runtime:
         stub.name = f"writeback{ex.descr.number}"
         stub.loop_name = ex.loop_name
         ex.bridge = stub  # never bridged or stubbed again
+        lifetime.adopt_trace(ex.code, stub)
 
         def install() -> None:
             ctypes.c_int64.from_address(ex.descr.slot_address).value = stub.compiled.address
@@ -677,8 +726,9 @@ class Runtime:
             if op.is_guard() and op.snapshot is not None:
                 rd, fail_args = build_resume(op.snapshot, resolve)
                 d = op.exit if op.exit is not None else ExitDescr()
-                d.number = len(self.exits)
+                d.number = self.new_exit_number()
                 d.slot_address = self.new_slot()
+                lifetime.adopt_exit(code, d.number, d.slot_address)
                 d.fail_types = "".join(v.type for v in fail_args)
                 op.exit = d
                 op.fail_args = fail_args
@@ -686,9 +736,9 @@ class Runtime:
                 # no bridge (it would have to start inside the callees; tried,
                 # raytracer's branches inside its methods then grew 37 bridges
                 # that cost 20 times what they saved)
-                self.exits.append(ExitInfo(d, code, rd, loop_name,
-                                           bridgeable=op.name != "finish" and not rd.raising
-                                           and len(rd.frames) == 1))
+                self.exits[d.number] = ExitInfo(d, code, rd, loop_name,
+                                                bridgeable=op.name != "finish"
+                                                and not rd.raising and len(rd.frames) == 1)
                 op.snapshot = None
         if params["inject_nth"]:
             def shadowable(d: ExitDescr) -> bool:
@@ -698,10 +748,11 @@ class Runtime:
 
             def shadow(d: ExitDescr) -> ExitDescr:
                 original = self.exits[d.number]
-                forced = ExitDescr(number=len(self.exits), slot_address=self.new_slot(),
-                                   fail_types=d.fail_types)
-                self.exits.append(ExitInfo(forced, code, original.resume, loop_name,
-                                           injected=True))
+                forced = ExitDescr(number=self.new_exit_number(),
+                                   slot_address=self.new_slot(), fail_types=d.fail_types)
+                lifetime.adopt_exit(code, forced.number, forced.slot_address)
+                self.exits[forced.number] = ExitInfo(forced, code, original.resume, loop_name,
+                                                     injected=True)
                 return forced
 
             self._guards_seen += inject.instrument(trace, shadowable, shadow,
@@ -711,6 +762,7 @@ class Runtime:
             and (ex := self.exit_info(op.exit)) is not None and not ex.injected)
         trace.check()
         trace.loop_name = loop_name
+        lifetime.adopt_trace(code, trace)
 
     def exit_info(self, d: ExitDescr) -> ExitInfo | None:
         """The runtime's record of exit ``d`` (None for entry-trace exits and
@@ -750,7 +802,6 @@ class Runtime:
         if tier.index == 0:  # later tiers: on the compiler thread, in tier_compile_times
             stats.compile_time += dt
             stats.compile_times.append(dt)
-        self.keepalive.extend(traces)
         if log_enabled():
             for trace in traces:
                 log(f"trace {trace.name} ({trace.loop_name}) after optimization "

@@ -80,8 +80,10 @@ class TValue:
         return c
 
     def concrete(self) -> Any:
-        """The Python object this value stands for."""
-        if self.kind == K_TUPLE:
+        """The Python object this value stands for.  A virtual tuple is the
+        tuple the tracer built when it ran the program: the same object for
+        every slot that holds it (a local and the stack), as in CPython."""
+        if self.kind == K_TUPLE and type(self.py) is not tuple:
             return tuple(i.concrete() for i in self.items)
         return self.py
 

@@ -41,7 +41,7 @@ class _Machine:
     """The native target machine, created once."""
 
     tm: Any = None
-    engine: Any = None
+    target: Any = None
 
     lock = threading.Lock()
 
@@ -55,13 +55,93 @@ class _Machine:
         if cls.tm is None:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
-            target = llvm.Target.from_default_triple()
-            cls.tm = target.create_target_machine(opt=2, jit=True)
-            # one engine for the process: an MCJIT engine owns its target machine,
-            # so engines must never share one
-            jit_tm = target.create_target_machine(opt=2, jit=True)
-            cls.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), jit_tm)
+            cls.target = llvm.Target.from_default_triple()
+            cls.tm = cls.target.create_target_machine(opt=2, jit=True)
+            _Engines.current = _Engines.new()
         return cls.tm
+
+
+class _Engines:
+    """MCJIT engines, each holding up to ``PER_ENGINE`` modules.
+
+    MCJIT never gives back the code memory of a module removed from an
+    engine; closing the engine does.  So modules go into the current engine
+    until it is full, and an engine is closed once every module in it has
+    been released (tracejit releases a trace when its code object is gone and
+    no thread runs it).  An engine costs about 0.75 MB: few modules per
+    engine cost memory, many keep released code longer.  Engines and modules
+    are held here, never only by traces: llvmlite frees them in finalizers,
+    which must not run while their code may be used (see tracejit.backend).
+    """
+
+    PER_ENGINE = 32
+    current: Any = None
+    released: list[Any] = []  # _Module handles released since the last reap
+
+    @staticmethod
+    def new() -> Any:
+        # an MCJIT engine owns its target machine: engines never share one
+        tm = _Machine.target.create_target_machine(opt=2, jit=True)
+        return _Engine(llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm))
+
+    @classmethod
+    def reap(cls) -> None:
+        """Remove released modules; close engines left without live ones
+        (under ``_Machine.lock``)."""
+        while cls.released:
+            handle = cls.released.pop()
+            eng = handle.engine
+            eng.modules.remove(handle)
+            if not eng.modules and eng is not cls.current:
+                eng.close()
+            else:
+                eng.engine.remove_module(handle.module)  # frees its IR at least
+                handle.close()
+
+
+_ENGINES: list[Any] = []  # every open engine
+
+
+class _Engine:
+    __slots__ = ("engine", "modules", "added")
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.modules: list[Any] = []  # _Module handles of the live modules in it
+        self.added = 0
+        _ENGINES.append(self)
+
+    def close(self) -> None:
+        self.engine.close()  # frees the code memory and the modules
+        for handle in self.modules:
+            handle.context.close()
+        _ENGINES.remove(self)
+
+
+class _Module:
+    """The owner of one compiled module's traces.  Each module has an LLVM
+    context of its own: a context keeps every constant and type ever made in
+    it (the traces' addresses are constants), so a shared one only grows."""
+
+    __slots__ = ("engine", "module", "context", "released")
+
+    def __init__(self, engine: _Engine, module: Any, context: Any) -> None:
+        self.engine = engine
+        self.module = module
+        self.context = context
+        self.released = False
+        engine.modules.append(self)
+        engine.added += 1
+
+    def close(self) -> None:
+        """After the module left its engine: dispose it, then its context."""
+        self.module.close()
+        self.context.close()
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            _Engines.released.append(self)  # reaped at the next compile
 
 
 class _Gen:
@@ -627,6 +707,11 @@ class LLVMTrace(MachineCodeTrace):
     __slots__ = ("compile_seconds", "engine", "llvm_ir", "llvm_name", "llvm_ir_optimized",
                  "asm")
 
+    def release(self) -> None:
+        """The module goes at the next compile (and with the engine's last
+        module, the engine)."""
+        self.owner.release()
+
 
 class Backend:
     """Compiles traces with LLVM."""
@@ -644,13 +729,11 @@ class Backend:
     # numbers modules over every level (their names must differ); next() on
     # it is atomic, and two levels may compile on two threads at once
     _numbers = itertools.count(1)
-    _engine_lock = threading.Lock()  # adding to the one shared engine
 
     def __init__(self, level: str = "O2") -> None:
         if level not in self.levels:
             raise ValueError(f"llvm backend: no level {level!r} (levels: {self.levels})")
         self.level = level
-        self._pb: Any = None
 
     def at_level(self, level: str) -> Backend:
         """The same backend optimizing at ``level`` ("O0" is the cheapest)."""
@@ -682,12 +765,15 @@ class Backend:
         for t, n in zip(traces, names):
             _Gen(t, n, module, siblings).generate()
         text = str(module)
-        mod = llvm.parse_assembly(text)
+        context = llvm.create_context()
+        mod = llvm.parse_assembly(text, context=context)
         mod.verify()
-        if self._pb is None:
-            self._pb = llvm.create_pass_builder(
-                tm, llvm.create_pipeline_tuning_options(speed_level=int(self.level[1])))
-        self._pb.getModulePassManager().run(mod, self._pb)
+        # a pass builder per module: its analysis managers cache results per
+        # module and function, and would keep them for every module ever run
+        pb = llvm.create_pass_builder(
+            tm, llvm.create_pipeline_tuning_options(speed_level=int(self.level[1])))
+        pb.getModulePassManager().run(mod, pb)
+        pb.close()
         if os.environ.get("TRACEJIT_LLVM_DUMP"):
             with open(os.environ["TRACEJIT_LLVM_DUMP"], "a") as f:
                 f.write(str(mod))
@@ -695,15 +781,23 @@ class Backend:
         if self.keep_listing:
             optimized_ir = str(mod)
             asm = tm.emit_assembly(mod)
-        engine = _Machine.engine
-        with Backend._engine_lock:
+        with _Machine.lock:
+            _Engines.reap()
+            eng = _Engines.current
+            if eng.added >= _Engines.PER_ENGINE:
+                old, eng = eng, _Engines.new()
+                _Engines.current = eng
+                if not old.modules:
+                    old.close()
+            engine = eng.engine
             engine.add_module(mod)
             engine.finalize_object()
+            owner = _Module(eng, mod, context)
         seconds = time.perf_counter() - t0
         total_compile_seconds += seconds
         results = []
         for n in names:
-            result = LLVMTrace(engine.get_function_address(n), owner=mod)
+            result = LLVMTrace(engine.get_function_address(n), owner=owner)
             result.engine = engine
             result.llvm_ir = text
             result.llvm_name = n

@@ -11,7 +11,6 @@ functions (``OPS[name].evaluate``); memory, calls and control are here.
 from __future__ import annotations
 
 import ctypes
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +18,6 @@ from tracejit.backend import OPS, Const, Trace, bits_float, c_function, float_bi
 
 _MASK = (1 << 64) - 1
 _MIN, _MAX = -(1 << 63), (1 << 63) - 1
-_tokens = itertools.count(1 << 40)
-_registry: dict[int, ReferenceTrace] = {}
 
 _incref = c_function("Py_IncRef", None, ctypes.c_void_p)
 _decref = c_function("Py_DecRef", None, ctypes.c_void_p)
@@ -81,12 +78,13 @@ def _value(raw: int, type_: str) -> Any:
 
 
 class ReferenceTrace:
-    """A trace prepared for interpretation; ``address`` is a registry token."""
+    """A trace prepared for interpretation; ``address`` is its id."""
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self.address = next(_tokens)
-        _registry[self.address] = self
+        # the address bridge slots hold is the object's own: like machine
+        # code, it is valid as long as tracejit keeps the trace
+        self.address = id(self)
 
     def run(self, frame: int, buf: int) -> int:
         current = self
@@ -131,7 +129,7 @@ class ReferenceTrace:
                 out = (ctypes.c_int64 * max(1, len(args))).from_address(buf)
                 for k, (a, v) in enumerate(zip(op.args, args)):
                     out[k] = _raw(v, a.type)
-                return _registry[target.address]
+                return target
             if name == "finish":
                 return self._exit(op, env, val, buf)
             fn = OPS[name].evaluate or _MEMORY_GUARDS.get(name)
@@ -185,7 +183,7 @@ class ReferenceTrace:
             out[k] = _raw(v, a.type)
         slot = _i64(op.exit.slot_address) if op.exit.slot_address else 0
         if slot:
-            return _registry[slot]
+            return ctypes.cast(slot, ctypes.py_object).value
         return op.exit.number
 
 

@@ -30,6 +30,10 @@ class X86Trace(MachineCodeTrace):
 
     __slots__ = ("compile_seconds",)
 
+    def release(self) -> None:
+        """Unmap the batch's code block (tracejit knows nothing runs it)."""
+        self.owner.free()
+
 
 def _cpu_has_sse41() -> bool:
     try:

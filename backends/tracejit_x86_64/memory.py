@@ -2,11 +2,11 @@
 made read+execute with ``mprotect``; no page is ever writable and executable
 at once, and no page is reopened for writing.  One mapping per compiled batch.
 
-Mappings are never unmapped (as with LLVM's MCJIT engine, which keeps every
-module): a trace's code can still be running below a C helper that calls
-back into Python, and bridge slots of other traces may point into it, so
-freeing it when its Python owner dies (e.g. ``tracejit.reset()`` from a
-signal handler) could make the process jump into unmapped memory.
+A mapping is unmapped by :meth:`CodeBlock.free` only, which tracejit calls
+(through the trace's ``release``) when no thread can run the code (see
+``tracejit.lifetime``), never when the Python object is garbage: a trace's
+code can still be running below a C helper that calls back into Python, and
+bridge slots of other traces of the same code may point into it.
 """
 
 from __future__ import annotations
@@ -47,3 +47,9 @@ class CodeBlock:
             raise OSError(ctypes.get_errno(), "mprotect to read+exec failed")
         self.address = addr
         self.size = size
+
+    def free(self) -> None:
+        """Unmap the code (again: nothing)."""
+        if self.address:
+            _munmap(self.address, self.size)
+            self.address = 0

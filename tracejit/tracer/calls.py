@@ -13,6 +13,7 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
+from tracejit.codemap import CodeMap
 from tracejit.ir import CONST_NULL, Const, const_ref
 from tracejit.tracer import residual
 from tracejit.tracer.builtins import call_builtin
@@ -211,7 +212,7 @@ def bind_arguments(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dic
 
 # generators, coroutines, *args, **kwargs, nested functions' closures...
 _CO_REFUSED_FLAGS = 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200
-_refusals: dict[int, tuple[Any, str]] = {}
+_refusals = CodeMap()  # code -> why it is not inlined ("" if it is)
 
 
 def inline_refusal(t: Tracer, f: types.FunctionType) -> str:
@@ -230,9 +231,9 @@ def code_refusal(code: types.CodeType) -> str:
     qualify.  (A guard failing after a callee's recorded side effect resumes
     inside the callee, see :mod:`tracejit.reentry`.)
     """
-    hit = _refusals.get(id(code))
-    if hit is not None and hit[0] is code:
-        return hit[1]
+    hit = _refusals.get(code)
+    if hit is not None:
+        return hit
     why = ""
     if code.co_flags & _CO_REFUSED_FLAGS:
         why = "generator, coroutine or *args/**kwargs"
@@ -247,5 +248,5 @@ def code_refusal(code: types.CodeType) -> str:
             if entry is None or entry.handler is None:
                 why = f"unsupported bytecode {ins.opname}"
                 break
-    _refusals[id(code)] = (code, why)
+    _refusals[code] = why
     return why

@@ -12,6 +12,7 @@ import types
 from typing import Any
 
 from tracejit import cpython as cp
+from tracejit.codemap import CodeMap
 from tracejit.ir import Value
 from tracejit.values import NULL_T, TValue
 
@@ -76,14 +77,13 @@ class Frame:
         return f"<Frame {self.code.co_name}@{self.pc}>"
 
 
-_INDEX_CACHE: dict[int, tuple[Any, list, dict[int, int]]] = {}
+_INDEX_CACHE = CodeMap()  # code -> (instructions, offset -> position)
 
 
 def code_index(code: types.CodeType) -> tuple[list, dict[int, int]]:
     """The instructions of ``code`` and a map from offset to position."""
-    hit = _INDEX_CACHE.get(id(code))
-    if hit is None or hit[0] is not code:
+    hit = _INDEX_CACHE.get(code)
+    if hit is None:
         ins = cp.instructions(code)
-        hit = (code, ins, {i.offset: n for n, i in enumerate(ins)})
-        _INDEX_CACHE[id(code)] = hit
-    return hit[1], hit[2]
+        hit = _INDEX_CACHE[code] = (ins, {i.offset: n for n, i in enumerate(ins)})
+    return hit
