@@ -812,3 +812,29 @@ def test_reads_and_stores_on_every_backend(name):
     assert run_ir(guard, V, backend=backend) == []
     V.x = 1
     assert isinstance(run_ir(guard, V, backend=backend), Exited)
+
+
+def test_code_object_fields_read_from_the_struct():
+    """cpython.nlocalsplus and has_cells read PyCodeObject's int fields
+    (the attributes would make cached name tuples a program could count)."""
+    import types
+
+    codes: list[types.CodeType] = []
+
+    def walk(code: types.CodeType) -> None:
+        codes.append(code)
+        for k in code.co_consts:
+            if isinstance(k, types.CodeType):
+                walk(k)
+
+    for module in list(sys.modules.values()):
+        for value in list(vars(module).values()):
+            if isinstance(value, types.FunctionType):
+                walk(value.__code__)
+    assert len(codes) > 500
+    for code in codes:
+        cells = code.co_cellvars
+        shared = len(set(code.co_varnames) & set(cells)) if cells else 0
+        assert cp.nlocalsplus(code) == \
+            code.co_nlocals + len(cells) + len(code.co_freevars) - shared, code
+        assert cp.has_cells(code) == bool(cells or code.co_freevars), code

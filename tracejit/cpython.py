@@ -112,24 +112,24 @@ def iframe_of(frame: types.FrameType) -> int:
     return ctypes.c_void_p.from_address(id(frame) + FRAMEOBJ_IFRAME).value or 0
 
 
-_NLOCALSPLUS = CodeMap()  # code -> co_nlocalsplus
+# PyCodeObject's int fields, the same on 3.12 and 3.13 (read from the struct:
+# co_varnames, co_cellvars and co_freevars are made and cached on first use,
+# objects a program could count; tests/test_objects.py checks the offsets)
+CODE_NLOCALSPLUS = 72
+CODE_NCELLVARS = 84
+CODE_NFREEVARS = 88
 
 
 def nlocalsplus(code: types.CodeType) -> int:
-    """co_nlocalsplus (not exposed to Python); cached, it is on the exit path."""
-    n = _NLOCALSPLUS.get(code)
-    if n is None:
-        # (co_nlocals, not len(co_varnames): CPython makes the names tuple on
-        # first use, one more object the program could count)
-        n = _NLOCALSPLUS[code] = code.co_nlocals + len(code.co_cellvars) + \
-            len(code.co_freevars) - _cell_args(code)
-    return n
+    """co_nlocalsplus (not exposed to Python)."""
+    return ctypes.c_int.from_address(id(code) + CODE_NLOCALSPLUS).value
 
 
-def _cell_args(code: types.CodeType) -> int:
-    # arguments that are also cells share one slot
-    cells = code.co_cellvars
-    return len(set(code.co_varnames) & set(cells)) if cells else 0
+def has_cells(code: types.CodeType) -> bool:
+    """Whether the code has cell or free variables (a closure or a function
+    whose locals a nested one uses)."""
+    return bool(ctypes.c_int.from_address(id(code) + CODE_NCELLVARS).value or
+                ctypes.c_int.from_address(id(code) + CODE_NFREEVARS).value)
 
 
 def _slot(frame: types.FrameType, index: int) -> ctypes.c_void_p:

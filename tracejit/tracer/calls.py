@@ -176,7 +176,7 @@ def bind_arguments(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dic
     """The callee's locals: arguments by position and name, then defaults."""
     code = f.__code__
     nparams = code.co_argcount + code.co_kwonlyargcount
-    names = code.co_varnames[:nparams]
+    names = tuple(code._varname_from_oparg(i) for i in range(nparams))
     if len(args) > code.co_argcount:
         raise TraceAbort(Abort.INLINE, "too many positional arguments")
     bound: list[Any] = [None] * cp.nlocalsplus(code)
@@ -237,7 +237,7 @@ def code_refusal(code: types.CodeType) -> str:
     why = ""
     if code.co_flags & _CO_REFUSED_FLAGS:
         why = "generator, coroutine or *args/**kwargs"
-    elif code.co_cellvars or code.co_freevars:
+    elif cp.has_cells(code):
         why = "closure"
     else:
         for ins in cp.instructions(code):
