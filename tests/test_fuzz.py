@@ -16,7 +16,7 @@ import sys
 import pytest
 
 import tracejit
-from tracejit import runtime
+from tracejit import exits
 from tracejit.fuzz import fuzz
 from tracejit.testing.oracle import differences, observe, observe_jit
 from tracejit.testing.programs import Program
@@ -111,7 +111,7 @@ def test_fuzzer_catches_a_local_restored_from_the_wrong_slot(monkeypatch, tmp_pa
     """Break deoptimization on purpose (the first two locals written back
     swap values) and check the fuzzer notices within a small budget, shrinks
     the program, and prints a standalone script."""
-    real_rebuild = runtime.rebuild
+    real_rebuild = exits.rebuild
 
     def broken_rebuild(rd, values):
         locs, stack, owned = real_rebuild(rd, values)
@@ -122,7 +122,7 @@ def test_fuzzer_catches_a_local_restored_from_the_wrong_slot(monkeypatch, tmp_pa
                 break
         return locs, stack, owned
 
-    monkeypatch.setattr(runtime, "rebuild", broken_rebuild)
+    monkeypatch.setattr(exits, "rebuild", broken_rebuild)
     report = fuzz("reference", 60, seed_value=5)
     assert report.failure is not None, report.summary()
     assert report.failure_summary
