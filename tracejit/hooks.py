@@ -209,12 +209,15 @@ def _warm_up_tracing() -> None:
     in the middle of the program because a loop got hot."""
     import inspect
 
+    from tracejit import cpython as cp
     from tracejit import helpers, log  # noqa: F401
     from tracejit.tracer import closing  # noqa: F401
 
-    for _name, fn in inspect.getmembers(helpers, inspect.isfunction):
+    # (functools.cache wrappers are not functions to inspect.isfunction)
+    for fn in list(vars(helpers).values()):
         if hasattr(fn, "cache_info") and not inspect.signature(fn).parameters:
             fn()
+    cp.long_layout()
     lifetime.install()
     runtime.buffer()  # this thread's exit buffer and JIT state
 
