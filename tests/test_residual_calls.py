@@ -49,7 +49,7 @@ def run_jit(fn, *args, backend, **params):
 def residual_ops(code):
     """The residual calls in the compiled traces of the loops of ``code``."""
     found = []
-    for info in rt.runtime.loops.values():
+    for info in list(rt.runtime.loops.values()):
         if info.code is not code:
             continue
         for version in info.versions:
@@ -338,7 +338,7 @@ def test_compiled_loops_run_inside_residual_calls(backend):
     expected = long_triangles(300)
     with jit_enabled(backend):
         assert long_triangles(300) == expected
-        inner = [info for info in rt.runtime.loops.values()
+        inner = [info for info in list(rt.runtime.loops.values())
                  if info.code is long_triangle.__code__]
     assert residual_ops(long_triangles.__code__)
     assert inner and max(info.entries for info in inner) > 200

@@ -84,10 +84,6 @@ def _hold_tuples() -> list[tuple]:
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     if not _state["everything"] and code not in _selected:
         return DISABLE
-    if is_own_code(code):
-        # the JIT's own loops (the reference backend's interpreter, say) run
-        # while compiled code calls out: never traced
-        return DISABLE
     ts = runtime.threads
     if ts.busy or lifetime.sweeping():
         # inside tracing or an exit, or a full collection: CPython runs
@@ -116,6 +112,11 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
             return None
         if info.blacklisted:
             return None if info.versions else DISABLE
+        if not info.versions and is_own_code(code):
+            # the JIT's own loops (the reference backend's interpreter, say)
+            # run while compiled code calls out: never traced
+            info.blacklisted = True
+            return DISABLE
         if info.pending:  # being compiled in the background: look again soon
             _counts[key] = _threshold[0] - 32
             return None
@@ -158,10 +159,17 @@ _OWN_DIR = os.path.dirname(__file__) + os.sep
 
 
 def is_own_code(code: types.CodeType) -> bool:
-    """Code of tracejit or of one of its backend packages (tracejit_*)."""
+    """Code of tracejit or of one of its loaded backend packages (asked once
+    per loop, before its first trace)."""
     filename = code.co_filename
-    return filename.startswith(_OWN_DIR) or \
-        os.path.basename(os.path.dirname(filename)).startswith("tracejit_")
+    if filename.startswith(_OWN_DIR):
+        return True
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if name.startswith("tracejit_") and "." not in name and path and \
+                filename.startswith(os.path.dirname(path) + os.sep):
+            return True
+    return False
 
 
 def _log_tools() -> None:
