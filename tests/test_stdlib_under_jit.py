@@ -1,6 +1,7 @@
 """CPython's own tests pass with the JIT enabled: numeric and list code, and
 the modules that watch the interpreter closely (test_genexps the reuse of
-tuples, test_threading and test_sys_settrace threads and tracing).
+tuples, test_descr the objects the collector tracks, test_threading and
+test_sys_settrace threads and tracing).
 
 Each module runs in a child process under ``tracejit.enable()`` with a low
 threshold; it found two wrong-result bugs no handwritten program had hit.
@@ -18,9 +19,7 @@ import pytest
 
 MODULES = ["test_math", "test_statistics", "test_itertools", "test_heapq", "test_sort",
            "test_bisect", "test_list", "test_range", "test_enumerate", "test_long",
-           "test_genexps", "test_threading", "test_sys_settrace"]
-# not yet: test_descr (test_slots counts one object more, CPython's cached
-# co_cellvars/co_varnames tuple of the test's code made by the first trace)
+           "test_genexps", "test_threading", "test_sys_settrace", "test_descr"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

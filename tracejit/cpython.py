@@ -54,6 +54,11 @@ SEQITER_SEQ = _F(24, "seqiter.seq")
 ENUM_INDEX = _F(16, "enum.index")  # enumerate: en_index, en_sit
 ENUM_ITER = _F(24, "enum.iter")
 
+# the cycle collector's generation 0 inside PyInterpreterState (struct
+# gc_generation: a PyGC_Head, then int threshold, int count), found on 3.12.1
+# and 3.13.0; tracejit.gcclock checks it against the gc module before use
+GC_GEN0_THRESHOLD = 152 if PY312 else 7440
+
 # PyFunctionObject: what calls to an inlined function depend on
 FUNC_CODE = 48
 FUNC_DEFAULTS = 56

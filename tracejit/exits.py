@@ -17,7 +17,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from tracejit import cpython as cp
-from tracejit import lifetime, reentry, writeback
+from tracejit import gcclock, lifetime, reentry, writeback
 from tracejit.aborts import TraceAbort
 from tracejit.entry import prepend_checks
 from tracejit.ir import InputArg
@@ -120,6 +120,7 @@ class ExitHandling:
         if ex is not None:
             self.resume_frame(frame, ex.resume, read_buffer(buf, ex.descr.fail_types))
 
+    @gcclock.jit_work
     def trace_bridge(self, frame: types.FrameType, ex: ExitInfo, values: list[Any]) -> None:
         rd = ex.resume
         locs, stack, owned = rebuild(rd, values)
@@ -191,6 +192,7 @@ class ExitHandling:
         self._write_tracer_state(frame, tracer)
         release(owned)
 
+    @gcclock.jit_work
     def compile_writeback(self, ex: ExitInfo) -> None:
         """Attach a stub to this exit that writes the frame in machine code."""
         stub = writeback.build(ex.resume, ex.descr.fail_types)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import inject, lifetime, tiers, writeback
+from tracejit import gcclock, inject, lifetime, tiers, writeback
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.backend import Backend
 from tracejit.entry import ENTRY_FAIL, make_entry
@@ -311,6 +311,7 @@ class Runtime(ExitHandling):
         info = self.loops.get(key)
         return [] if info is None else list(info.versions)
 
+    @gcclock.jit_work
     def trace_loop(self, info: LoopInfo, frame: types.FrameType) -> None:
         # the tracer runs the program: its state must reach the frame even at
         # the program's recursion limit (as in enter)

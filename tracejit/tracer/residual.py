@@ -35,7 +35,7 @@ import sys
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import helpers
+from tracejit import gcclock, helpers
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import CONST_NULL, ExitDescr, Op, Value, const_int
 from tracejit.tracer.core import Tracer
@@ -86,7 +86,8 @@ def residual_call(t: Tracer, ins: Any, func: TValue, args: list[TValue], base: i
     # frame being traced (the tracer's own frames do not count)
     sys.setrecursionlimit(t.program_limit + frames_above(t.real_frame) - (len(t.frames) - 1))
     try:
-        py = func.concrete()(*concrete)
+        with gcclock.program_runs():
+            py = func.concrete()(*concrete)
     except BaseException as e:  # the program's own exception: CPython raises it
         e = e.with_traceback(e.__traceback__.tb_next if e.__traceback__ else None)
         raise_at_call(t, ins, base, e)
