@@ -28,9 +28,21 @@ def f{k}(n, xs):
 '''
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 1e6
+def rss_mb(pid: int | str = "self") -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 1e6
+    except OSError:  # it has just exited
+        return 0.0
+
+
+def llvm_helper() -> object:
+    """The LLVM backend's helper process handle, if it has one."""
+    try:
+        from tracejit_llvm import engines
+    except ImportError:
+        return None
+    return getattr(engines.Machine, "worker", None)
 
 
 def run(backend: str, count: int, window: int) -> dict:
@@ -40,6 +52,7 @@ def run(backend: str, count: int, window: int) -> dict:
     refs = []
     rows = []  # (rss after function k, compile seconds of function k)
     start_rss = rss_mb()
+    helper_rss = 0.0  # the LLVM helper process's largest RSS seen
     t0 = time.perf_counter()
     for k in range(count):
         ns: dict = {}
@@ -50,6 +63,9 @@ def run(backend: str, count: int, window: int) -> dict:
         want = sum(xs[i % 4] * k + i % (k % 7 + 2) for i in range(400))
         assert got == want, (k, got, want)
         rows.append((rss_mb(), tracejit.stats()["compile_time"] - before))
+        helper = llvm_helper()
+        if helper is not None and helper.proc is not None:
+            helper_rss = max(helper_rss, rss_mb(helper.proc.pid))
         refs.append(weakref.ref(f.__code__))
         del f, ns
     seconds = time.perf_counter() - t0
@@ -71,6 +87,8 @@ def run(backend: str, count: int, window: int) -> dict:
         "code_objects_alive_at_end": alive,
         "records_freed": life["freed"], "sweeps": life["sweeps"],
         "sweep_ms_total": round(1000 * life["sweep_seconds"], 1),
+        "llvm_helper_rss_max_mb": round(helper_rss, 1),
+        "llvm_helpers_started": getattr(llvm_helper(), "started", 0),
     }
 
 

@@ -169,3 +169,17 @@ def test_gc_clock_keeps_the_programs_own_switching_of_gc():
             gc.enable()
         assert not gc.isenabled()  # the JIT's work still runs off the clock
     assert gc.isenabled()
+
+
+def test_gc_clock_runs_once_many_traces_wait_for_a_full_collection(monkeypatch):
+    # dead functions' code is freed by full collections only: past the
+    # budget the JIT's work brings the next collection nearer again
+    from tracejit import gcclock, lifetime
+
+    monkeypatch.setitem(lifetime._state, "new_traces", lifetime.TRACE_BUDGET)
+    gc.collect()
+    before = gc.get_count()[0]
+    with gcclock.stopped():
+        junk = [[] for _ in range(500)]
+    assert gc.get_count()[0] - before >= 500
+    del junk

@@ -154,3 +154,12 @@ def c_function(name: str, restype: Any, *argtypes: Any) -> Any:
     every module of the process.
     """
     return ctypes.PYFUNCTYPE(restype, *argtypes)(c_symbol(name))
+
+
+def backend_log(text: str, **fields: Any) -> None:
+    """Report something about the backend (a fallback taken, a helper
+    restarted) to the JIT log, as a ``backend`` event; nothing when no log is
+    on."""
+    from tracejit import log as _log
+
+    _log.event("backend", text=text, **fields)

@@ -17,6 +17,11 @@ much cyclic garbage is collected as it would be without the JIT.
 
 Where the count cannot be found (a CPython whose layout differs from the one
 checked), stopping the clock only turns automatic collection off and on.
+One exception keeps memory bounded: machine code of dead functions is freed
+by full collections only (:mod:`tracejit.lifetime`), so once the JIT has
+made ``lifetime.TRACE_BUDGET`` traces since the last full collection, its
+work counts on the clock again, until the next full collection.
+
 Limits: another thread's allocations made while one thread has the clock
 stopped are not counted, and background compilation on the compiler thread
 runs on the clock.
@@ -32,6 +37,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from tracejit import cpython as cp
+from tracejit import lifetime
 from tracejit.backend import c_function
 
 
@@ -78,7 +84,7 @@ def _start() -> None:
     global _depth
     _depth -= 1
     if _depth == 0:
-        if _count is not None:
+        if _count is not None and not lifetime.pressure():
             _count.value = _saved
         if _was_enabled and not gc.isenabled():
             gc.enable()

@@ -110,7 +110,12 @@ _holders: list[weakref.ref] = []
 _watched: dict[int, list[weakref.ref]] = {}  # id(record) -> its functions, while let go of
 _kept: list[CodeRecord] = []
 _dying: list[tuple[list[int], list[int], list[int]]] = []
-_state = {"sweeping": False, "installed": False, "wanted": False, "t0": 0.0}
+_state = {"sweeping": False, "installed": False, "wanted": False, "t0": 0.0, "new_traces": 0}
+# traces made since the last full collection past which the JIT's own work
+# counts on the program's collection clock again (see tracejit.gcclock):
+# dead functions' machine code is freed only by full collections, and a
+# program that makes few objects itself would seldom have one
+TRACE_BUDGET = 200
 stats = {"freed": 0, "kept": 0, "sweeps": 0, "sweep_seconds": 0.0}
 
 
@@ -120,6 +125,11 @@ def sweeping() -> bool:
 
 def wanted() -> bool:
     return _state["wanted"]
+
+
+def pressure() -> bool:
+    """Many traces made since the last full collection (``TRACE_BUDGET``)."""
+    return _state["new_traces"] >= TRACE_BUDGET
 
 
 def record_for(code: types.CodeType) -> CodeRecord:
@@ -171,6 +181,7 @@ def adopt_trace(code: types.CodeType, trace: Any) -> None:
     if not rec.exits and not rec.traces:
         _set_tracking(rec, True)
     rec.traces.append(trace)
+    _state["new_traces"] += 1
 
 
 def adopt_function(rec: CodeRecord, frame: types.FrameType) -> None:
@@ -307,6 +318,7 @@ def _take_back(runtime: Any) -> None:
     _dying.clear()
     stats["sweep_seconds"] += time.perf_counter() - _state["t0"]
     _state["sweeping"] = False
+    _state["new_traces"] = 0
 
 
 def collect_if_wanted() -> None:

@@ -1,5 +1,9 @@
 """The LLVM backend: traces to native code through llvmlite (LLVM IR, the new
-pass manager at -O2, MCJIT).
+pass manager at -O2, object code linked by MCJIT).
+
+This module turns traces into LLVM IR; :mod:`tracejit_llvm.worker` optimizes
+it and generates object code in a helper process, and
+:mod:`tracejit_llvm.engines` links that into MCJIT engines.
 
 Every IR value is an LLVM ``i64`` (ints, addresses, references) or
 ``double``.  Guards branch to a cold exit block per guard that stores the
@@ -11,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
 from typing import Any
 
@@ -32,116 +35,10 @@ except ImportError as e:  # pragma: no cover - reported by check_available
     _IMPORT_ERROR: Exception | None = e
 else:
     _IMPORT_ERROR = None
+    from tracejit_llvm import engines
 
 total_compile_seconds = 0.0
 RAW = "raw memory"  # tag for raw_load/raw_store: no alias information at all
-
-
-class _Machine:
-    """The native target machine, created once."""
-
-    tm: Any = None
-    target: Any = None
-
-    lock = threading.Lock()
-
-    @classmethod
-    def get(cls) -> Any:
-        with cls.lock:
-            return cls._get()
-
-    @classmethod
-    def _get(cls) -> Any:
-        if cls.tm is None:
-            llvm.initialize_native_target()
-            llvm.initialize_native_asmprinter()
-            cls.target = llvm.Target.from_default_triple()
-            cls.tm = cls.target.create_target_machine(opt=2, jit=True)
-            _Engines.current = _Engines.new()
-        return cls.tm
-
-
-class _Engines:
-    """MCJIT engines, each holding up to ``PER_ENGINE`` modules.
-
-    MCJIT never gives back the code memory of a module removed from an
-    engine; closing the engine does.  So modules go into the current engine
-    until it is full, and an engine is closed once every module in it has
-    been released (tracejit releases a trace when its code object is gone and
-    no thread runs it).  An engine costs about 0.75 MB: few modules per
-    engine cost memory, many keep released code longer.  Engines and modules
-    are held here, never only by traces: llvmlite frees them in finalizers,
-    which must not run while their code may be used (see tracejit.backend).
-    """
-
-    PER_ENGINE = 32
-    current: Any = None
-    released: list[Any] = []  # _Module handles released since the last reap
-
-    @staticmethod
-    def new() -> Any:
-        # an MCJIT engine owns its target machine: engines never share one
-        tm = _Machine.target.create_target_machine(opt=2, jit=True)
-        return _Engine(llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm))
-
-    @classmethod
-    def reap(cls) -> None:
-        """Remove released modules; close engines left without live ones
-        (under ``_Machine.lock``)."""
-        while cls.released:
-            handle = cls.released.pop()
-            eng = handle.engine
-            eng.modules.remove(handle)
-            if not eng.modules and eng is not cls.current:
-                eng.close()
-            else:
-                eng.engine.remove_module(handle.module)  # frees its IR at least
-                handle.close()
-
-
-_ENGINES: list[Any] = []  # every open engine
-
-
-class _Engine:
-    __slots__ = ("engine", "modules", "added")
-
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
-        self.modules: list[Any] = []  # _Module handles of the live modules in it
-        self.added = 0
-        _ENGINES.append(self)
-
-    def close(self) -> None:
-        self.engine.close()  # frees the code memory and the modules
-        for handle in self.modules:
-            handle.context.close()
-        _ENGINES.remove(self)
-
-
-class _Module:
-    """The owner of one compiled module's traces.  Each module has an LLVM
-    context of its own: a context keeps every constant and type ever made in
-    it (the traces' addresses are constants), so a shared one only grows."""
-
-    __slots__ = ("engine", "module", "context", "released")
-
-    def __init__(self, engine: _Engine, module: Any, context: Any) -> None:
-        self.engine = engine
-        self.module = module
-        self.context = context
-        self.released = False
-        engine.modules.append(self)
-        engine.added += 1
-
-    def close(self) -> None:
-        """After the module left its engine: dispose it, then its context."""
-        self.module.close()
-        self.context.close()
-
-    def release(self) -> None:
-        if not self.released:
-            self.released = True
-            _Engines.released.append(self)  # reaped at the next compile
 
 
 class _Gen:
@@ -704,12 +601,10 @@ def _missing(name: str) -> None:
 class LLVMTrace(MachineCodeTrace):
     # llvm_ir: the module before optimization; llvm_name: this trace's function
     # in it; with Backend.keep_listing also the optimized module and assembly
-    __slots__ = ("compile_seconds", "engine", "llvm_ir", "llvm_name", "llvm_ir_optimized",
-                 "asm")
+    __slots__ = ("compile_seconds", "llvm_ir", "llvm_name", "llvm_ir_optimized", "asm")
 
     def release(self) -> None:
-        """The module goes at the next compile (and with the engine's last
-        module, the engine)."""
+        """With the engine's last object, the engine goes (at the next link)."""
         self.owner.release()
 
 
@@ -743,7 +638,7 @@ class Backend:
         if _IMPORT_ERROR is not None:
             raise BackendUnavailable(f"llvmlite cannot be imported: {_IMPORT_ERROR}")
         try:
-            _Machine.get()
+            engines.Machine.get()
         except Exception as e:
             raise BackendUnavailable(f"LLVM native target unavailable: {e}") from e
 
@@ -755,7 +650,6 @@ class Backend:
         (one optimization and code generation round instead of several)."""
         global total_compile_seconds
         t0 = time.perf_counter()
-        tm = _Machine.get()
         count = next(Backend._numbers)
         module = lir.Module(name=f"tj_module_{count}")
         module.triple = llvm.get_process_triple()
@@ -765,40 +659,18 @@ class Backend:
         for t, n in zip(traces, names):
             _Gen(t, n, module, siblings).generate()
         text = str(module)
-        context = llvm.create_context()
-        mod = llvm.parse_assembly(text, context=context)
-        mod.verify()
-        # a pass builder per module: its analysis managers cache results per
-        # module and function, and would keep them for every module ever run
-        pb = llvm.create_pass_builder(
-            tm, llvm.create_pipeline_tuning_options(speed_level=int(self.level[1])))
-        pb.getModulePassManager().run(mod, pb)
-        pb.close()
-        if os.environ.get("TRACEJIT_LLVM_DUMP"):
-            with open(os.environ["TRACEJIT_LLVM_DUMP"], "a") as f:
-                f.write(str(mod))
-        optimized_ir = asm = None
-        if self.keep_listing:
-            optimized_ir = str(mod)
-            asm = tm.emit_assembly(mod)
-        with _Machine.lock:
-            _Engines.reap()
-            eng = _Engines.current
-            if eng.added >= _Engines.PER_ENGINE:
-                old, eng = eng, _Engines.new()
-                _Engines.current = eng
-                if not old.modules:
-                    old.close()
-            engine = eng.engine
-            engine.add_module(mod)
-            engine.finalize_object()
-            owner = _Module(eng, mod, context)
+        dump = os.environ.get("TRACEJIT_LLVM_DUMP")
+        code, optimized_ir, asm = engines.Machine.object_code(
+            text, int(self.level[1]), self.keep_listing or bool(dump))
+        if dump:
+            with open(dump, "a") as f:
+                f.write(optimized_ir or "")
+        owner, addresses = engines.link(code, names)
         seconds = time.perf_counter() - t0
         total_compile_seconds += seconds
         results = []
-        for n in names:
-            result = LLVMTrace(engine.get_function_address(n), owner=owner)
-            result.engine = engine
+        for n, address in zip(names, addresses):
+            result = LLVMTrace(address, owner=owner)
             result.llvm_ir = text
             result.llvm_name = n
             result.llvm_ir_optimized = optimized_ir
