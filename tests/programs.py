@@ -379,7 +379,7 @@ def unsupported_attrs(n):
     return p.x
 
 
-def unsupported_closure(n):
+def closure_call(n):
     k = 3
 
     def f(x):
@@ -1494,7 +1494,7 @@ PROGRAMS = [
     ("unsupported_try", unsupported_try, lambda: (300,), False),
     ("unsupported_generator", unsupported_generator, lambda: (300,), False),
     ("unsupported_attrs", unsupported_attrs, lambda: (300,), False),
-    ("unsupported_closure", unsupported_closure, lambda: (300,), False),
+    ("closure_call", closure_call, lambda: (300,), True),
     ("print_in_loop", print_in_loop, lambda: (300,), False),
     ("int_floor_of_float", int_floor_of_float, lambda: (500,), True),
     ("negative_index_reads", negative_index_reads, lambda: (list(range(300)),), True),
@@ -1592,3 +1592,7 @@ PROGRAMS = [
      lambda: (400, [_Node(5), _Node(7)]), True),
     ("result_class_varies", result_class_varies, lambda: (400,), True),
 ]
+
+from tests import programs_descriptors  # noqa: E402
+
+PROGRAMS += programs_descriptors.PROGRAMS

@@ -815,7 +815,7 @@ def test_reads_and_stores_on_every_backend(name):
 
 
 def test_code_object_fields_read_from_the_struct():
-    """cpython.nlocalsplus and has_cells read PyCodeObject's int fields
+    """cpython.nlocalsplus and makes_cells read PyCodeObject's int fields
     (the attributes would make cached name tuples a program could count)."""
     import types
 
@@ -837,4 +837,29 @@ def test_code_object_fields_read_from_the_struct():
         shared = len(set(code.co_varnames) & set(cells)) if cells else 0
         assert cp.nlocalsplus(code) == \
             code.co_nlocals + len(cells) + len(code.co_freevars) - shared, code
-        assert cp.has_cells(code) == bool(cells or code.co_freevars), code
+        assert cp.makes_cells(code) == bool(cells), code
+
+
+def test_descriptor_and_cell_fields_at_their_offsets():
+    """What traces that inlined a property's accessors, a static or class
+    method's function or read a cell depend on (cpython.DESCR_FUNCTION,
+    CELL_REF), read back from the objects."""
+    import ctypes
+
+    def word(obj, offset):
+        return ctypes.c_void_p.from_address(id(obj) + offset).value
+
+    def get(self):
+        return 1
+
+    def put(self, v):
+        pass
+
+    prop = property(get, put)
+    assert word(prop, cp.DESCR_FUNCTION) == id(get)
+    assert word(prop, cp.DESCR_FUNCTION + 8) == id(put)
+    assert word(staticmethod(get), cp.DESCR_FUNCTION) == id(get)
+    assert word(classmethod(get), cp.DESCR_FUNCTION) == id(get)
+    marker = object()
+    cell = (lambda: marker).__closure__[0]
+    assert word(cell, int(cp.CELL_REF)) == id(marker)

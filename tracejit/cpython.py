@@ -59,6 +59,11 @@ ENUM_ITER = _F(24, "enum.iter")
 # and 3.13.0; tracejit.gcclock checks it against the gc module before use
 GC_GEN0_THRESHOLD = 152 if PY312 else 7440
 
+# the function inside a property (prop_get), staticmethod (sm_callable) and
+# classmethod (cm_callable): what a trace that inlined it depends on
+DESCR_FUNCTION = 16
+CELL_REF = _F(16, "cell.ref")  # PyCellObject.ob_ref
+
 # PyFunctionObject: what calls to an inlined function depend on
 FUNC_CODE = 48
 FUNC_DEFAULTS = 56
@@ -122,7 +127,6 @@ def iframe_of(frame: types.FrameType) -> int:
 # objects a program could count; tests/test_objects.py checks the offsets)
 CODE_NLOCALSPLUS = 72
 CODE_NCELLVARS = 84
-CODE_NFREEVARS = 88
 
 
 def nlocalsplus(code: types.CodeType) -> int:
@@ -130,11 +134,9 @@ def nlocalsplus(code: types.CodeType) -> int:
     return ctypes.c_int.from_address(id(code) + CODE_NLOCALSPLUS).value
 
 
-def has_cells(code: types.CodeType) -> bool:
-    """Whether the code has cell or free variables (a closure or a function
-    whose locals a nested one uses)."""
-    return bool(ctypes.c_int.from_address(id(code) + CODE_NCELLVARS).value or
-                ctypes.c_int.from_address(id(code) + CODE_NFREEVARS).value)
+def makes_cells(code: types.CodeType) -> bool:
+    """Whether the code makes cells for its own locals (``MAKE_CELL``)."""
+    return bool(ctypes.c_int.from_address(id(code) + CODE_NCELLVARS).value)
 
 
 def _slot(frame: types.FrameType, index: int) -> ctypes.c_void_p:

@@ -224,6 +224,17 @@ def mro_lookup(tp: type, name: str) -> Any:
     return _MISSING
 
 
+def mro_lookup_after(tp: type, start: type, name: str) -> Any:
+    """What ``super(start, obj).name`` finds for an instance of ``tp``
+    (before the descriptor protocol): the MRO of ``tp`` after ``start``."""
+    mro = _type_mro(tp)
+    for base in mro[mro.index(start) + 1:]:
+        d = _type_dict(base)
+        if name in d:
+            return d[name]
+    return _MISSING
+
+
 def found(value: Any) -> bool:
     return value is not _MISSING
 

@@ -4,7 +4,7 @@
 its dispatch loop; ``recorder`` the operation recorder; ``table`` the
 bytecode table the handler modules register into (``locals_stack``,
 ``arith``, ``compare``, ``control``, ``iteration``, ``containers``,
-``namespaces``, ``calls``); ``builtins`` the builtin-function recorders;
+``namespaces``, ``calls``, ``cells``); ``builtins`` the builtin-function recorders;
 ``closing`` how traces end.
 """
 
@@ -13,6 +13,7 @@ from tracejit.cpython import long_layout
 from tracejit.tracer import (  # noqa: F401  (each registers its handlers)
     arith,
     calls,
+    cells,
     compare,
     containers,
     control,

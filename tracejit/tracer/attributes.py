@@ -7,8 +7,11 @@ class's version tag (any change to the class or a base changes it), that the
 instance's attributes are in its values array, and that a name looked up on
 the class is not shadowed by the instance.  A method found on the class is
 pushed with its ``self`` for the following ``CALL`` to inline; no bound
-method is made.  Anything else (properties, ``__getattr__``, builtin types'
-instances, bound methods as values) aborts the trace with the reason.
+method is made.  A ``staticmethod`` pushes its function, a ``classmethod``
+its function with the class; a property's getter is inlined as a call
+made by the ``LOAD_ATTR``.  Anything else (other descriptors,
+``__getattr__``, builtin types' instances, bound methods as values) aborts
+the trace with the reason.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
-from tracejit.ir import CONST_NULL, Value, const_ref
-from tracejit.tracer.core import Tracer
+from tracejit.ir import CONST_NULL, Const, Value, const_ref
+from tracejit.tracer.core import INLINED, Tracer
 from tracejit.values import K_REF, NULL_T, TValue, const_tvalue
 
 
@@ -55,16 +58,108 @@ def load_class_attr(t: Tracer, ins: Any, owner: TValue, name: str) -> tuple[TVal
     value = objects.mro_lookup(cls, name)
     if not objects.found(value):
         raise TraceAbort(Abort.RAISES, f"class {cls.__qualname__} has no attribute {name!r}")
-    if not isinstance(value, types.FunctionType) and hasattr(type(value), "__get__"):
+    wrapped = type(value) in (staticmethod, classmethod)
+    if not wrapped and not isinstance(value, types.FunctionType) and \
+            hasattr(type(value), "__get__"):
         raise TraceAbort(Abort.ATTRIBUTE, f"class attribute {name!r} is a "
                          f"{type(value).__name__}")
     version = objects.type_version(cls)
     if not version:
         raise TraceAbort(Abort.ATTRIBUTE, f"{cls.__qualname__} has no version tag")
     objects.emit_guard_type_version(t.emit, owner.box, version)
+    if wrapped:
+        return _wrapped_function(t, value, cls, method_form, name)
     t.keepalive.append(value)
     tv = const_tvalue(value)
     return cp.with_null(tv, NULL_T) if method_form else (tv,)
+
+
+def _wrapped_function(t: Tracer, descr: Any, cls: type, method_form: bool, name: str
+                      ) -> tuple[TValue, ...]:
+    """A ``staticmethod`` or ``classmethod`` found on ``cls`` (whose version
+    the caller guarded): its function, called without a bound method; a
+    classmethod's ``cls`` is its first argument."""
+    func = descr.__func__
+    if not isinstance(func, types.FunctionType):
+        raise TraceAbort(Abort.ATTRIBUTE, f"{name!r} wraps a {type(func).__name__}")
+    # re-running the descriptor's __init__ could swap the function
+    t.assumptions.assume_field(descr, cp.DESCR_FUNCTION, func)
+    t.keepalive += [descr, func]
+    if type(descr) is staticmethod:
+        tv = const_tvalue(func)
+        return cp.with_null(tv, NULL_T) if method_form else (tv,)
+    if not method_form:
+        raise TraceAbort(Abort.ATTRIBUTE, "a bound classmethod as a value")
+    t.keepalive.append(cls)
+    return const_tvalue(func), const_tvalue(cls)  # [method, self] on both versions
+
+
+def load_super_attr(t: Tracer, ins: Any, sup: TValue, cls_tv: TValue, owner: TValue
+                    ) -> tuple[TValue, ...]:
+    """``super().name`` (``LOAD_SUPER_ATTR``: ``super``, the ``__class__``
+    cell's class and ``self`` on the stack): looked up at trace time in the
+    MRO of ``type(self)`` after that class; ``type(self)``'s version covers
+    every class in it."""
+    name = t.top.code.co_names[ins.arg >> 2]
+    method_form = bool(ins.arg & 1)
+    # (bit 1 of the argument: super(C, self) written out; without it super()
+    # finds the same class and self in the frame)
+    if sup.py is not super or not isinstance(sup.box, Const):
+        raise TraceAbort(Abort.ATTRIBUTE, "super is not the builtin super")
+    cls = cls_tv.py
+    if cls_tv.kind != K_REF or cls_tv.box is None or not isinstance(cls, type) or \
+            not isinstance(owner.py, cls):
+        raise TraceAbort(Abort.ATTRIBUTE, "super() of an unusual class or object")
+    if not isinstance(cls_tv.box, Const):  # read from the cell: that very class
+        t.emit("guard_value_r", [cls_tv.box, const_ref(cls)])
+        t.keepalive.append(cls)
+    tp, _ = _class_of(t, owner)
+    value = objects.mro_lookup_after(tp, cls, name)
+    if not objects.found(value):
+        raise TraceAbort(Abort.RAISES, f"super() has no attribute {name!r}")
+    if type(value) is property and not method_form and not sup.owned and not cls_tv.owned:
+        return _inline_accessor(t, ins, value, value.fget, "getter", name, [owner], 3)
+    if isinstance(value, types.FunctionType):
+        if not method_form:
+            raise TraceAbort(Abort.ATTRIBUTE, "a bound method of super() as a value")
+        t.keepalive.append(value)
+        return const_tvalue(value), owner  # [method, self] on both versions
+    if type(value) in (staticmethod, classmethod):
+        return _wrapped_function(t, value, tp, method_form, name)
+    if hasattr(type(value), "__get__"):
+        raise TraceAbort(Abort.ATTRIBUTE, f"super() attribute {name!r} is a "
+                         f"{type(value).__name__}")
+    t.keepalive.append(value)
+    tv = const_tvalue(value)
+    return cp.with_null(tv, NULL_T) if method_form else (tv,)
+
+
+# where property keeps its getter and setter (propertyobject: prop_get, prop_set)
+_PROPERTY_FIELD = {"getter": cp.DESCR_FUNCTION, "setter": cp.DESCR_FUNCTION + 8}
+
+
+def _inline_accessor(t: Tracer, ins: Any, prop: property, func: Any, role: str, name: str,
+                     args: list[TValue], consumed: int) -> Any:
+    """A property's getter or setter inlined like a call made by the
+    ``LOAD_ATTR``/``STORE_ATTR`` (a guard inside resumes in a real frame of
+    it, from CPython's own instruction)."""
+    from tracejit.tracer.calls import inline_call, inline_refusal
+
+    if not isinstance(func, types.FunctionType):
+        raise TraceAbort(Abort.ATTRIBUTE, f"property {name!r} without a Python {role}")
+    why = inline_refusal(t, func)
+    if why:
+        raise TraceAbort(Abort.INLINE, why)
+    # re-running the property's __init__ could swap the function
+    t.assumptions.assume_field(prop, _PROPERTY_FIELD[role], func)
+    t.keepalive += [prop, func]
+    inline_call(t, func, args, {}, consumed, t.top.offset_after(ins.offset))
+    t.top.setter = role == "setter"
+    return INLINED
+
+
+def _inline_getter(t: Tracer, ins: Any, owner: TValue, prop: property, name: str) -> Any:
+    return _inline_accessor(t, ins, prop, prop.fget, "getter", name, [owner], 1)
 
 
 def _is_data_descriptor(value: Any) -> bool:
@@ -84,6 +179,8 @@ def load_instance_attr(t: Tracer, ins: Any, owner: TValue, name: str) -> tuple[T
             return const_tvalue(method), owner
     tp, lay = _class_of(t, owner)
     on_class = objects.mro_lookup(tp, name)
+    if type(on_class) is property and not method_form:
+        return _inline_getter(t, ins, owner, on_class, name)
     if objects.found(on_class) and _is_data_descriptor(on_class):
         value = _load_slot(t, owner, tp, name, on_class)
         return cp.with_null(value, NULL_T) if method_form else (value,)
@@ -97,6 +194,8 @@ def load_instance_attr(t: Tracer, ins: Any, owner: TValue, name: str) -> tuple[T
             raise TraceAbort(Abort.ATTRIBUTE, "a bound method as a value")
         t.keepalive.append(on_class)
         return const_tvalue(on_class), owner  # [method, self] on both versions
+    if type(on_class) in (staticmethod, classmethod):
+        return _wrapped_function(t, on_class, tp, method_form, name)
     if hasattr(type(on_class), "__get__"):
         raise TraceAbort(Abort.ATTRIBUTE, f"class attribute {name!r} is a "
                          f"{type(on_class).__name__}")
@@ -143,7 +242,7 @@ def _instance_value(t: Tracer, owner: TValue, lay: objects.InstanceLayout,
     return t.unbox(raw, concrete)
 
 
-def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name: str) -> None:
+def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name: str) -> Any:
     if t.in_constructor() and not (owner.box is not None and t.rec.is_fresh(owner.box)):
         raise TraceAbort(Abort.INLINE, "__init__ of a class call stores into another object")
     tp, lay = _class_of(t, owner)
@@ -152,6 +251,9 @@ def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name:
     if value.kind == K_REF and value.box is None:
         raise TraceAbort(Abort.VIRTUAL, "storing a virtual range in an attribute")
     on_class = objects.mro_lookup(tp, name)
+    if type(on_class) is property:
+        return _inline_accessor(t, ins, on_class, on_class.fset, "setter", name,
+                                [owner, value], 2)
     if objects.found(on_class) and _is_data_descriptor(on_class):
         offset = objects.slot_offset(tp, name)
         if offset is None:

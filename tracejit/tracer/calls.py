@@ -237,8 +237,8 @@ def code_refusal(code: types.CodeType) -> str:
     why = ""
     if code.co_flags & _CO_REFUSED_FLAGS:
         why = "generator, coroutine or *args/**kwargs"
-    elif cp.has_cells(code):
-        why = "closure"
+    elif cp.makes_cells(code):
+        why = "its locals are captured by a nested function (cells)"
     else:
         for ins in cp.instructions(code):
             entry = BYTECODES.get(ins.opname)

@@ -88,4 +88,7 @@ def _return(t: Tracer, value: TValue | None) -> None:
     caller = t.top
     caller.stack_before_call = None
     caller.next_pc = callee.return_to
+    if callee.setter:
+        t.drop(value)  # STORE_ATTR pushes nothing
+        return
     t.push(value)

@@ -14,7 +14,12 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import Const
-from tracejit.tracer.attributes import load_class_attr, load_instance_attr, store_instance_attr
+from tracejit.tracer.attributes import (
+    load_class_attr,
+    load_instance_attr,
+    load_super_attr,
+    store_instance_attr,
+)
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.table import bytecode
 from tracejit.values import ABSENT, K_REF, NULL_T, TValue, const_tvalue
@@ -59,6 +64,13 @@ def load_attr(t: Tracer, ins: Any, owner: TValue) -> tuple[TValue, ...]:
     return cp.with_null(tv, NULL_T) if ins.arg & 1 else (tv,)
 
 
+@bytecode("LOAD_SUPER_ATTR", pops=3, pushes=_method_style)
+def super_attr(t: Tracer, ins: Any, sup: TValue, cls: TValue, owner: TValue
+               ) -> tuple[TValue, ...]:
+    return load_super_attr(t, ins, sup, cls, owner)
+
+
 @bytecode("STORE_ATTR", pops=2)
-def store_attr(t: Tracer, ins: Any, value: TValue, owner: TValue) -> None:
-    store_instance_attr(t, ins, value, owner, t.top.code.co_names[ins.arg])
+def store_attr(t: Tracer, ins: Any, value: TValue, owner: TValue) -> Any:
+    # (INLINED for a property's setter)
+    return store_instance_attr(t, ins, value, owner, t.top.code.co_names[ins.arg])
