@@ -165,3 +165,34 @@ def test_fuzz_command_creates_its_out_folder(tmp_path, capsys):
                  "--out", str(out)]) == 0
     assert out.is_dir()
     assert "fuzz reference: ok" in capsys.readouterr().out
+
+
+def test_the_generator_writes_object_programs():
+    # classes, attributes, methods, properties, super(): half the programs,
+    # and a good share of those compiled
+    from hypothesis import HealthCheck, given, seed, settings
+
+    from tracejit.testing.programs import programs
+
+    drawn: list[Program] = []
+
+    @seed(20261202)
+    @settings(max_examples=300, suppress_health_check=list(HealthCheck), database=None)
+    @given(programs())
+    def collect(p: Program) -> None:
+        drawn.append(p)
+
+    collect()
+    with_objects = [p for p in drawn if "class D(C):" in p.source]
+    assert len(with_objects) >= 100
+    uses = " ".join(p.source.split("def f(", 1)[1] for p in with_objects)
+    for construct in ("c0.v", ".get(", ".bump(", "twice", ".sm(", ".cm("):
+        assert construct in uses, construct
+    backend = "x86_64" if "x86_64" in tracejit.available_backends() else "reference"
+    compiled = 0
+    for p in with_objects:
+        expected = observe(p.function(), p.make_args())
+        got = observe_jit(p.function(), p.make_args(), backend)
+        assert not differences(expected, got), p.source
+        compiled += tracejit.stats()["loops_compiled"] > 0
+    assert compiled >= 30, (compiled, len(with_objects))

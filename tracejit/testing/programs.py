@@ -10,7 +10,10 @@ generated helper functions, ``len``/``abs``/``min``/``max``/``int``/``float``
 and ``math`` functions -- plus *schedules*: at a chosen iteration a chosen
 variable or list element changes type or range (int to float, small to big
 int, float to int, to bool, a list element to ``None``), so every kind of
-guard fails at chosen points.
+guard fails at chosen points.  Half of the programs also get classes and
+objects (:mod:`tracejit.testing.program_objects`): attributes, methods,
+properties, static and class methods, ``super()``, a polymorphic call site,
+and schedules that patch classes and objects mid-loop.
 
 Programs stay cheap to run: loops are bounded, and integer expressions that
 could grow without bound are reduced modulo a constant before they are stored
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
+
+from tracejit.testing import program_objects
 
 INT_EDGES = [0, 1, -1, 2, -2, 3, 7, -7, 10, 255, 2**31 - 1, 2**31, -(2**31), 2**32 + 1,
              2**53 + 1, 2**62, -(2**62), 2**63 - 1, -(2**63), 2**63 - 2, -(2**63) + 1]
@@ -90,6 +95,7 @@ class _Gen:
         self.draw = draw
         self.helpers = helpers  # (name, argument kinds "if", result kind "i"/"f")
         self.lists = True  # False inside helpers: no xs, ys, m or n there
+        self.objects = False  # the loop has c0 and objs (program_objects)
 
     def helpers_returning(self, kind: str) -> list[tuple[str, str, str]]:
         # helpers that store into the loop's ``out`` are called from the loop only
@@ -137,6 +143,8 @@ class _Gen:
         return f"({a} if {cond} else {self.int_expr(depth - 1, names, bounded)})"
 
     def int_atom(self, names: list[str]) -> str:
+        if self.objects and self.chance(20):
+            return program_objects.int_atom(self, names)
         kind = self.draw(st.integers(0, 9))
         if not self.lists and 5 <= kind <= 8:
             kind = 9
@@ -185,6 +193,8 @@ class _Gen:
         return f"({a} if {cond} else {b})"
 
     def float_atom(self, names: list[str]) -> str:
+        if self.objects and self.chance(20):
+            return program_objects.float_atom(self, names)
         kind = self.draw(st.integers(0, 5))
         if not self.lists and kind == 3:
             kind = 5
@@ -230,6 +240,8 @@ class _Gen:
         return lines
 
     def statement(self, depth: int, names: list[str], indent: str) -> list[str]:
+        if self.objects and self.chance(20):
+            return program_objects.statement(self, names, indent)
         kind = self.draw(st.integers(0, 15))
         if kind <= 3:
             var = self.pick(INT_VARS)
@@ -308,21 +320,30 @@ def programs(draw: Any, max_statements: int = 6) -> Program:
     for h in range(draw(st.integers(0, 2))):
         helpers.append(_helper(draw, f"g{h}", helpers, lines))
     gen = _Gen(draw, helpers)
+    gen.objects = draw(st.booleans())
+    if gen.objects:
+        lines += program_objects.class_source(draw)
     names = ["i", *INT_VARS, *FLOAT_VARS, *BOOL_VARS]
     init = [f"    {v} = {_lit(draw(st.sampled_from(INT_EDGES)))}" for v in INT_VARS]
     init += [f"    {v} = {_lit(draw(st.sampled_from(FLOAT_EDGES[:10])))}" for v in FLOAT_VARS]
     init += ["    b0 = False", "    out = [0] * 6"]
+    if gen.objects:
+        init += program_objects.INIT
     body = gen.block(2, names, "        ", max_statements)
+    schedules = SCHEDULES + program_objects.SCHEDULES if gen.objects else SCHEDULES
     for _ in range(draw(st.integers(0, 2))):
-        template, targets = draw(st.sampled_from(SCHEDULES))
+        template, targets = draw(st.sampled_from(schedules))
         stmt = template.format(v=draw(st.sampled_from(targets)), k=draw(st.integers(-1, 2)))
         at = draw(st.integers(0, 400))
         pos = draw(st.integers(0, len(body)))
         while pos < len(body) and body[pos].startswith("         "):
             pos += 1  # only between top-level statements of the loop body
         body[pos:pos] = [f"        if i == {at}:", f"            {stmt}"]
+    result = "a0, a1, a2, x0, x1, b0, out"
+    if gen.objects:
+        result += ", " + program_objects.RESULT
     lines += ["def f(n, xs, ys, m):", *init, "    for i in range(n):", *body,
-              "    return (a0, a1, a2, x0, x1, b0, out)", ""]
+              f"    return ({result})", ""]
     n = draw(st.sampled_from([0, 1, 5, 60, 250, 500]))
     xs = draw(st.lists(st.sampled_from(INT_EDGES), min_size=1, max_size=5))
     ys = draw(st.lists(st.sampled_from(FLOAT_EDGES), min_size=1, max_size=4))
