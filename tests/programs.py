@@ -1596,3 +1596,7 @@ PROGRAMS = [
 from tests import programs_descriptors  # noqa: E402
 
 PROGRAMS += programs_descriptors.PROGRAMS
+
+from tests import programs_keywords  # noqa: E402
+
+PROGRAMS += programs_keywords.PROGRAMS

@@ -305,6 +305,30 @@ def call_object() -> CallDescr:
                          lambda f, args, kw: _call_program(f, *map(id, obj_at(args))))
 
 
+_ITEMS = 24  # PyTupleObject.ob_item (cpython.TUPLE_ITEMS; helpers import no tracer module)
+
+
+def _vectorcall(f: int, items: int, nargs: int, kwnames: int) -> int:
+    """As CPython's keyword call: ``items`` the address of a tuple's items
+    (positional arguments, then keyword values), ``kwnames`` the names."""
+    names = obj_at(kwnames)
+    tup = obj_at(items - _ITEMS)
+    pos, values = tup[:nargs], tup[nargs:]
+    try:
+        return new_ref(obj_at(f)(*pos, **dict(zip(names, values))))
+    except BaseException as e:  # as in _call_program
+        _raised.exc = e.with_traceback(e.__traceback__.tb_next if e.__traceback__ else None)
+        return 0
+
+
+@functools.cache
+def vectorcall() -> CallDescr:
+    """``PyObject_Vectorcall(f, args, nargs, kwnames)``, what CPython's
+    ``CALL`` with keyword arguments does; ``args`` points into a tuple the
+    trace made."""
+    return _program_call("PyObject_Vectorcall", REF + INT + INT + REF, _vectorcall)
+
+
 @functools.cache
 def fetch_exception() -> CallDescr:
     """``PyErr_GetRaisedException()``: the exception set (a new reference, and

@@ -209,6 +209,9 @@ def _defs() -> dict[str, OpDef]:
     # -- references and memory (no reference counting implied)
     op("ptr_eq", "rr", INT, "a == b (identity) -> 0/1", pure, evaluate=lambda a, b: int(a == b))
     op("ptr_ne", "rr", INT, "a != b (identity) -> 0/1", pure, evaluate=lambda a, b: int(a != b))
+    op("ref_address", "r", INT, "the address a reference holds, as an int (no reference "
+       "taken: for pointer arithmetic into an object the trace keeps alive)", pure,
+       evaluate=lambda a: a)
 
     def mem(name: str, args: str, result: str, doc: str, heap: str) -> None:
         effect = Effect.STORE if result == VOID else Effect.LOAD

@@ -113,6 +113,7 @@ EXPR: dict[str, str] = {
     "cast_float_to_int": "(int64_t){0}",
     "ptr_eq": "{0} == {1}",
     "ptr_ne": "{0} != {1}",
+    "ref_address": "{0}",
     **dict.fromkeys(["getfield_i", "getfield_r", "raw_load_i", "raw_load_r"], "I64({0} + {d})"),
     "getfield_f": "F64({0} + {d})",
     "getarrayitem_r": "I64({0} + {d} + 8 * {1})",

@@ -329,6 +329,9 @@ class _Gen:
     def op_int_ge(self, op: Any) -> None:
         self._cmp(op, ">=")
 
+    def op_ref_address(self, op: Any) -> None:
+        self.set(op, self.val(op.args[0]))  # references are i64 already
+
     def op_ptr_eq(self, op: Any) -> None:
         self._cmp(op, "==")
 

@@ -565,6 +565,12 @@ class CodeGen:
 
     op_int_invert = op_int_neg
 
+    def op_ref_address(self, i: int, op: Any) -> None:
+        res = self.al.result[i]
+        d = self.dst(res)
+        self.load(d, self.al.args[i][0])
+        self.put(res, d)
+
     # -- floats ----------------------------------------------------------------------
 
     def _float_bin(self, i: int, op: Any) -> None:

@@ -392,6 +392,15 @@ OP_CASES["float_abs"] = _unary_case("float_abs", abs, FLOAT, FLOAT_EDGES)
 OP_CASES["cast_int_to_float"] = _unary_case("cast_int_to_float", float, INT, INT_TO_FLOAT)
 OP_CASES["cast_float_to_int"] = _unary_case("cast_float_to_int", int, FLOAT,
                                             FLOAT_TO_INT + FLOAT_EDGES, _fits)
+def _ref_address_case(h: Harness) -> None:
+    addrs = [id(o) for o in _OBJECTS] + [0]
+    exprs = [Expr("ref_address", (Var(REF),), lambda a: a, [(a,) for a in addrs])]
+    exprs += [Expr("ref_address", (K(REF, c),), lambda a: a, [()])
+              for c in (_OBJECTS[0], None, NULL)]
+    run_exprs(h, "ref_address", exprs)
+
+
+OP_CASES["ref_address"] = _ref_address_case
 OP_CASES["ptr_eq"] = _ptr_case("ptr_eq", lambda a, b: int(a == b))
 OP_CASES["ptr_ne"] = _ptr_case("ptr_ne", lambda a, b: int(a != b))
 for _n in ("guard_true", "guard_false", "guard_value_i", "guard_value_r", "guard_class",

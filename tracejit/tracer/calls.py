@@ -90,9 +90,9 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
             why = f"call to {getattr(f, '__qualname__', type(f).__name__)}"
     elif func.kind != K_REF:
         raise TraceAbort(Abort.CALL, f"call of a {func.kind}")
-    if kwnames:
-        raise TraceAbort(Abort.CALL, f"{why or 'a residual call'} with keyword arguments")
-    residual.residual_call(t, ins, func, args, top - n - 2, len(st), return_to)
+    if kwnames and not all(type(k) is str for k in kwnames):
+        raise TraceAbort(Abort.CALL, f"{why or 'a residual call'} with unusual keywords")
+    residual.residual_call(t, ins, func, args, top - n - 2, len(st), return_to, kwnames)
 
 
 # classes whose calls are builtins' recorders (int(x), float(x), range(...))

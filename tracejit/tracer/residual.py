@@ -37,7 +37,7 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit import gcclock, helpers
 from tracejit.aborts import Abort, TraceAbort
-from tracejit.ir import CONST_NULL, ExitDescr, Op, Value, const_int
+from tracejit.ir import CONST_NULL, ExitDescr, Op, Value, const_int, const_ref
 from tracejit.tracer.core import Tracer
 from tracejit.values import ABSENT, K_REF, FieldAssumption, TValue, const_tvalue
 
@@ -49,9 +49,10 @@ RAISE_MANY = functools.partial(max, key=RAISE_ONE)
 
 
 def residual_call(t: Tracer, ins: Any, func: TValue, args: list[TValue], base: int,
-                  end: int, return_to: int) -> None:
+                  end: int, return_to: int, kwnames: tuple = ()) -> None:
     """Record the call of ``func(*args)`` whose operands are the top frame's
-    stack entries ``base:end`` (callable, self or NULL, arguments)."""
+    stack entries ``base:end`` (callable, self or NULL, arguments; the last
+    ``len(kwnames)`` arguments by keyword)."""
     if t.in_constructor():
         raise TraceAbort(Abort.CALL, "a residual call inside the __init__ of a class call")
     if func.is_virtual() or any(a.kind == K_REF and a.box is None for a in args):
@@ -64,17 +65,16 @@ def residual_call(t: Tracer, ins: Any, func: TValue, args: list[TValue], base: i
     # holds are released with the stack, new boxes once the call is done
     boxed = [(box, owned and a.kind != K_REF) for a in args for box, owned in [t.box(a)]]
     f = func.box
-    if len(args) == 0:
+    npos = len(args) - len(kwnames)
+    if kwnames:
+        res = _call_with_keywords(t, f, boxed, npos, kwnames)
+        boxed = []
+    elif len(args) == 0:
         res = t.emit("call_r", [f], helpers.call_no_args())
     elif len(args) == 1:
         res = t.emit("call_r", [f, boxed[0][0]], helpers.call_one_arg())
     else:
-        tup = t.emit("call_r", [const_int(len(args))], helpers.new_tuple())
-        t.emit("guard_nonnull", [tup])  # out of memory: CPython redoes the CALL
-        for k, (box, new_box) in enumerate(boxed):  # the tuple takes a reference
-            if not new_box:
-                t.emit("incref", [box])
-            t.emit("setfield_r", [tup, box], cp.TUPLE_ITEMS + 8 * k)
+        tup = _args_tuple(t, boxed)
         res = t.emit("call_r", [f, tup, CONST_NULL], helpers.call_object())
         t.emit("decref", [tup])
         boxed = []
@@ -87,7 +87,10 @@ def residual_call(t: Tracer, ins: Any, func: TValue, args: list[TValue], base: i
     sys.setrecursionlimit(t.program_limit + frames_above(t.real_frame) - (len(t.frames) - 1))
     try:
         with gcclock.program_runs():
-            py = func.concrete()(*concrete)
+            if kwnames:
+                py = func.concrete()(*concrete[:npos], **dict(zip(kwnames, concrete[npos:])))
+            else:
+                py = func.concrete()(*concrete)
     except BaseException as e:  # the program's own exception: CPython raises it
         e = e.with_traceback(e.__traceback__.tb_next if e.__traceback__ else None)
         raise_at_call(t, ins, base, e)
@@ -102,6 +105,30 @@ def residual_call(t: Tracer, ins: Any, func: TValue, args: list[TValue], base: i
     t.push(result)
     frame.next_pc = return_to
     t.after_call = result
+
+
+def _args_tuple(t: Tracer, boxed: list[tuple[Value, bool]]) -> Value:
+    """A new tuple of the boxed arguments (it takes over the new boxes)."""
+    tup = t.emit("call_r", [const_int(len(boxed))], helpers.new_tuple())
+    t.emit("guard_nonnull", [tup])  # out of memory: CPython redoes the CALL
+    for k, (box, new_box) in enumerate(boxed):  # the tuple takes a reference
+        if not new_box:
+            t.emit("incref", [box])
+        t.emit("setfield_r", [tup, box], cp.TUPLE_ITEMS + 8 * k)
+    return tup
+
+
+def _call_with_keywords(t: Tracer, f: Value, boxed: list[tuple[Value, bool]], npos: int,
+                        kwnames: tuple) -> Value:
+    """``PyObject_Vectorcall`` with the call's keyword names, as CPython's
+    ``CALL`` does; the arguments are the items of a tuple made for it."""
+    tup = _args_tuple(t, boxed)
+    t.keepalive.append(kwnames)
+    items = t.emit("int_add", [t.emit("ref_address", [tup]), const_int(cp.TUPLE_ITEMS)])
+    res = t.emit("call_r", [f, items, const_int(npos), const_ref(kwnames)],
+                 helpers.vectorcall())
+    t.emit("decref", [tup])
+    return res
 
 
 def frames_above(frame: Any) -> int:
