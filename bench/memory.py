@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import time
 import weakref
 
@@ -37,12 +38,10 @@ def rss_mb(pid: int | str = "self") -> float:
 
 
 def llvm_helper() -> object:
-    """The LLVM backend's helper process handle, if it has one."""
-    try:
-        from tracejit_llvm import engines
-    except ImportError:
-        return None
-    return getattr(engines.Machine, "worker", None)
+    """The LLVM backend's helper process handle, if it has one (never
+    loading the backend to find out)."""
+    engines = sys.modules.get("tracejit_llvm.engines")
+    return getattr(engines.Machine, "worker", None) if engines is not None else None
 
 
 def run(backend: str, count: int, window: int) -> dict:
