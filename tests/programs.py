@@ -1600,3 +1600,7 @@ PROGRAMS += programs_descriptors.PROGRAMS
 from tests import programs_keywords  # noqa: E402
 
 PROGRAMS += programs_keywords.PROGRAMS
+
+from tests import programs_callee_loops  # noqa: E402
+
+PROGRAMS += programs_callee_loops.PROGRAMS

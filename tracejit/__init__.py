@@ -88,7 +88,7 @@ def set_param(**kwargs: Any) -> None:
             if value not in (0, 1, True, False):
                 raise ValueError(f"{name} must be 0 or 1, not {value!r}")
             value = int(value)
-        elif name in ("inject_nth", "inject_guard", "tier_up_ms"):
+        elif name in ("inject_nth", "inject_guard", "tier_up_ms", "callee_loop_unroll"):
             low = -1 if name == "inject_guard" else 0
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"parameter {name} must be an int >= {low}, not {value!r}")
@@ -139,7 +139,9 @@ def reset() -> None:
     rt.runtime._worker = worker
     hooks._counts.clear()
     from tracejit import log
+    from tracejit.tracer.calls import forget_learnt_refusals
 
+    forget_learnt_refusals()
     log.recent_aborts.clear()
     import sys
 

@@ -71,6 +71,14 @@ def get_iter() -> CallDescr:
 
 
 @functools.cache
+def get_seq_iter() -> CallDescr:
+    """``PyObject_GetIter`` of an exact list or tuple (what the tracer
+    passes): a new iterator and nothing else, no Python code."""
+    return _capi("PyObject_GetIter", REF, REF, lambda a: new_ref(iter(obj_at(a))),
+                 **_ALLOCATES)
+
+
+@functools.cache
 def dict_lookup() -> CallDescr:
     """``PyDict_GetItem`` returning the borrowed value's address (0 if absent).
 

@@ -72,8 +72,13 @@ class TValue:
         return self.kind == K_TUPLE or (self.kind == K_REF and self.box is None)
 
     def frozen(self) -> TValue:
-        """A copy for snapshots: later ownership changes must not leak into them."""
+        """A copy for snapshots: later ownership changes must not leak into them.
+        A number still known to be a particular object (read from a list or
+        an attribute, nothing freed since) resumes as that object, as the
+        interpreter's stack would hold it: its identity is the program's."""
         if self.kind != K_REF:
+            if self.ref is not None and self.items is None:
+                return TValue(K_REF, self.ref, self.py)
             return self
         c = TValue(self.kind, self.box, self.py, self.items, self.owned)
         c.frame_slot = self.frame_slot

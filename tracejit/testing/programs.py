@@ -355,7 +355,8 @@ def programs(draw: Any, max_statements: int = 6) -> Program:
 
 def _helper(draw: Any, name: str, earlier: list[tuple[str, str, str]],
             lines: list[str]) -> tuple[str, str, str]:
-    """Append a small helper ``name(p, q)`` (one branch, two returns) to ``lines``.
+    """Append a small helper ``name(p, q)`` (one branch, two returns, maybe a
+    short loop) to ``lines``.
 
     Its body reuses the loop body's variable names, bound from the parameters,
     so the same expression generator serves; it may call earlier helpers.
@@ -383,6 +384,14 @@ def _helper(draw: Any, name: str, earlier: list[tuple[str, str, str]],
         k = draw(st.integers(0, 5))
         lines.append(f"    o[{k}] = (o[{k}] + a0 + 1) % 1000003")
         kinds += "o"
+    if draw(st.booleans()):
+        # a loop of its own: unrolled into the caller's trace when short,
+        # the helper called instead once it ran long (callee_loop_unroll)
+        count = draw(st.sampled_from(["3", "a1 % 5", "abs(a0) % 20", "30"]))
+        lines += [f"    for k1 in range({count}):",
+                  f"        a2 = (a2 * 3 + k1 + {gen.int_atom(names)}) % 1000003"]
+        if stores:
+            lines.append("        o[k1 % 6] = a2 % 7")
     lines += [
         f"    if {gen.bool_expr(1, names)}:",
     ]

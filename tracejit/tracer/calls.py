@@ -219,17 +219,33 @@ def inline_refusal(t: Tracer, f: types.FunctionType) -> str:
     """Why this call of ``f`` is not inlined ("" if it is)."""
     if len(t.frames) - 1 >= t.inline_depth:
         return "inlining too deep (recursion)"
-    why = code_refusal(f.__code__)
+    why = code_refusal(f.__code__) or _learnt_refusals.get(f.__code__) or ""
     return f"cannot inline {f.__qualname__}: {why}" if why else ""
+
+
+# code -> why it is no longer inlined, learnt while tracing (a loop that ran
+# too long to unroll); forgotten by tracejit.reset()
+_learnt_refusals = CodeMap()
+
+
+def refuse_inlining(code: types.CodeType, why: str) -> None:
+    """Calls to ``code`` are not inlined from now on (a loop in it that runs
+    too long to unroll): they become residual calls."""
+    _learnt_refusals[code] = why
+
+
+def forget_learnt_refusals() -> None:
+    _learnt_refusals.clear()
 
 
 def code_refusal(code: types.CodeType) -> str:
     """Why calls to ``code`` cannot be inlined ("" if they can).
 
-    Inlined functions must be free of loops and of the side effects the
-    tracer does not record: the bytecode table says which instructions
-    qualify.  (A guard failing after a callee's recorded side effect resumes
-    inside the callee, see :mod:`tracejit.reentry`.)
+    Inlined functions must be free of the side effects the tracer does not
+    record: the bytecode table says which instructions qualify.  Their
+    loops are unrolled (see ``control.jump_backward``).  (A guard failing
+    after a callee's recorded side effect resumes inside the callee, see
+    :mod:`tracejit.reentry`.)
     """
     hit = _refusals.get(code)
     if hit is not None:

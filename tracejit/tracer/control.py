@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracejit.aborts import Abort, TraceAbort
+from tracejit.params import params
 from tracejit.tracer.compare import truth
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.table import bytecode
@@ -20,8 +21,22 @@ def jump_forward(t: Tracer, ins: Any) -> None:
     t.jump(ins.argval)
 
 
-# backward jumps make loops, which an inlined callee may not have
-bytecode("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", in_callee=False)(jump_forward)
+@bytecode("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")
+def jump_backward(t: Tracer, ins: Any) -> None:
+    """In the loop's own frame the trace closes at the header (core); in an
+    inlined callee its loop is unrolled, up to ``callee_loop_unroll``
+    iterations: a callee whose loop runs longer is called from then on."""
+    if t.in_callee:
+        frame = t.top
+        frame.back_jumps += 1
+        if frame.back_jumps > params["callee_loop_unroll"]:
+            from tracejit.tracer.calls import refuse_inlining
+
+            refuse_inlining(frame.code, f"its loop ran more than "
+                            f"{params['callee_loop_unroll']} iterations when traced")
+            raise TraceAbort(Abort.INLINE, "a loop in an inlined function runs long: "
+                             "called, not inlined, from now on")
+    t.jump(ins.argval)
 
 
 def _branch(t: Tracer, ins: Any, value: TValue, jump_if: bool) -> None:

@@ -23,7 +23,7 @@ class Frame:
     __slots__ = ("code", "func", "locals", "stack", "pc", "next_pc", "return_to",
                  "written", "is_outer", "stack_before_call", "owned_refs", "transferred",
                  "constructed", "operator_method", "lent", "effects_at_call",
-                 "setter", "instrs", "index")
+                 "setter", "back_jumps", "instrs", "index")
 
     def __init__(self, code: types.CodeType, locals: list[Any], pc: int, *,
                  func: Any = None, return_to: int = 0, is_outer: bool = False) -> None:
@@ -52,6 +52,7 @@ class Frame:
         self.operator_method = False
         # a property's setter, run by a STORE_ATTR: its result is dropped
         self.setter = False
+        self.back_jumps = 0  # an inlined callee's loops: iterations unrolled so far
         self.instrs, self.index = code_index(code)
 
     @classmethod

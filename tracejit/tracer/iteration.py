@@ -22,7 +22,7 @@ _ITERABLE = (list, tuple, range, enumerate, cp.RANGE_ITER_TYPE)
 SEQ_ITER_TYPES = {cp.LIST_ITER_TYPE: list, cp.TUPLE_ITER_TYPE: tuple}
 
 
-@bytecode("GET_ITER", pops=1, pushes=1, in_callee=False)
+@bytecode("GET_ITER", pops=1, pushes=1)
 def get_iter(t: Tracer, ins: Any, tv: TValue) -> TValue:
     if tv.kind == K_TUPLE:  # built for the iterator, which holds it
         tup, _ = t.box(tv)
@@ -40,6 +40,8 @@ def get_iter(t: Tracer, ins: Any, tv: TValue) -> TValue:
             r = new_range_iter(t, *tv.items)
         else:
             r = t.emit("call_r", [tv.box], helpers.get_iter())
+    elif type(obj) in (list, tuple):  # the class is guarded: a new iterator, no code
+        r = t.emit("call_r", [tv.box], helpers.get_seq_iter())
     else:
         r = t.emit("call_r", [tv.box], helpers.get_iter())
     return TValue(K_REF, r, it, owned=True)
@@ -64,7 +66,7 @@ def new_range_iter(t: Tracer, start: TValue, stop: TValue, step: TValue) -> Valu
     return r
 
 
-@bytecode("FOR_ITER", raw=True, in_callee=False)
+@bytecode("FOR_ITER", raw=True)
 def for_iter(t: Tracer, ins: Any) -> None:
     tv = t.peek()
     it = tv.py
@@ -144,8 +146,6 @@ def _after_loop(t: Tracer, ins: Any) -> None:
     """The iterator is exhausted: pop it and continue after the loop."""
     if t.mode == "loop" and not t.in_callee and t.key.at(t.code, ins.offset):
         raise TraceAbort(Abort.LOOP_ENDED)
-    if t.in_callee:
-        raise TraceAbort(Abort.INLINE, "loop inside an inlined function")
     t.drop(t.pop())
     frame = t.top
     t.jump(frame.instrs[frame.index[ins.argval] + cp.FOR_ITER_EXIT_SKIP].offset)
