@@ -119,19 +119,7 @@ def load_super_attr(t: Tracer, ins: Any, sup: TValue, cls_tv: TValue, owner: TVa
         raise TraceAbort(Abort.RAISES, f"super() has no attribute {name!r}")
     if type(value) is property and not method_form and not sup.owned and not cls_tv.owned:
         return _inline_accessor(t, ins, value, value.fget, "getter", name, [owner], 3)
-    if isinstance(value, types.FunctionType):
-        if not method_form:
-            raise TraceAbort(Abort.ATTRIBUTE, "a bound method of super() as a value")
-        t.keepalive.append(value)
-        return const_tvalue(value), owner  # [method, self] on both versions
-    if type(value) in (staticmethod, classmethod):
-        return _wrapped_function(t, value, tp, method_form, name)
-    if hasattr(type(value), "__get__"):
-        raise TraceAbort(Abort.ATTRIBUTE, f"super() attribute {name!r} is a "
-                         f"{type(value).__name__}")
-    t.keepalive.append(value)
-    tv = const_tvalue(value)
-    return cp.with_null(tv, NULL_T) if method_form else (tv,)
+    return _found_on_class(t, owner, tp, value, method_form, name, "super() attribute")
 
 
 # where property keeps its getter and setter (propertyobject: prop_get, prop_set)
@@ -189,19 +177,25 @@ def load_instance_attr(t: Tracer, ins: Any, owner: TValue, name: str) -> tuple[T
         return cp.with_null(own, NULL_T) if method_form else (own,)
     if not objects.found(on_class):
         raise TraceAbort(Abort.RAISES, f"{tp.__qualname__} object has no attribute {name!r}")
-    if isinstance(on_class, types.FunctionType):
+    return _found_on_class(t, owner, tp, on_class, method_form, name, "class attribute")
+
+
+def _found_on_class(t: Tracer, owner: TValue, tp: type, value: Any, method_form: bool,
+                    name: str, what: str) -> tuple[TValue, ...]:
+    """What ``owner.name`` is when the name was found on ``tp`` (or a base)
+    and not on the instance; ``tp``'s version, guarded, covers it."""
+    if isinstance(value, types.FunctionType):
         if not method_form:
             raise TraceAbort(Abort.ATTRIBUTE, "a bound method as a value")
-        t.keepalive.append(on_class)
-        return const_tvalue(on_class), owner  # [method, self] on both versions
-    if type(on_class) in (staticmethod, classmethod):
-        return _wrapped_function(t, on_class, tp, method_form, name)
-    if hasattr(type(on_class), "__get__"):
-        raise TraceAbort(Abort.ATTRIBUTE, f"class attribute {name!r} is a "
-                         f"{type(on_class).__name__}")
-    t.keepalive.append(on_class)
-    value = const_tvalue(on_class)  # the class's version guards it
-    return cp.with_null(value, NULL_T) if method_form else (value,)
+        t.keepalive.append(value)
+        return const_tvalue(value), owner  # [method, self] on both versions
+    if type(value) in (staticmethod, classmethod):
+        return _wrapped_function(t, value, tp, method_form, name)
+    if hasattr(type(value), "__get__"):
+        raise TraceAbort(Abort.ATTRIBUTE, f"{what} {name!r} is a {type(value).__name__}")
+    t.keepalive.append(value)
+    tv = const_tvalue(value)
+    return cp.with_null(tv, NULL_T) if method_form else (tv,)
 
 
 def _load_slot(t: Tracer, owner: TValue, tp: type, name: str, descr: Any) -> TValue:
