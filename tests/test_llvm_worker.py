@@ -196,3 +196,44 @@ def test_a_helper_that_never_says_ready_is_dropped(monkeypatch):
             pass
     assert any("dropped" in e for e in events)
     w.close()
+
+
+def test_traces_sent_as_data_give_the_same_ir(monkeypatch):
+    # what the helper builds from the wire format is, to the letter, what the
+    # program would have built from the traces themselves (its addresses
+    # included: the helper's own C functions are elsewhere)
+    import tracejit_llvm
+
+    from tests import programs
+    from tracejit.testing.oracle import jit_enabled
+
+    seen: list[tuple[list, list[str], str]] = []
+    original = engines.Machine.object_code_of_traces
+
+    def recording(traces, names, module_name, *rest):
+        seen.append((list(traces), list(names), module_name))
+        return original(traces, names, module_name, *rest)
+
+    monkeypatch.setattr(engines.Machine, "object_code_of_traces", recording)
+    chosen = ["vector_arithmetic", "matmul", "overflow_add", "super_method_chain",
+              "closure_cell_rebound_mid_loop", "keyword_calls_to_builtins",
+              "callee_loops_unrolled", "enumerate_sum", "dots_in_calls"]
+    for name, func, make_args, _ in programs.PROGRAMS:
+        if name in chosen:
+            with jit_enabled("llvm"):
+                try:
+                    func(*make_args())
+                except Exception:
+                    pass
+    assert len(seen) >= len(chosen)
+    w = ready_worker()
+    try:
+        from tracejit_llvm import wire
+
+        for traces, names, module_name in seen:
+            here = tracejit_llvm.module_text(traces, names, module_name)
+            encoded = wire.encode(traces, tracejit_llvm.process_symbols())
+            there, code, _, _ = w.compile_traces(encoded, names, module_name, 2, True)
+            assert there == here and code[:4] == b"\x7fELF"
+    finally:
+        w.close()

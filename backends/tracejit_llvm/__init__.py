@@ -45,8 +45,12 @@ class _Gen:
     """Generates the LLVM function for one trace."""
 
     def __init__(self, trace: Trace, name: str, module: Any = None,
-                 siblings: dict[int, Any] | None = None) -> None:
+                 siblings: dict[int, Any] | None = None,
+                 symbols: dict[str, int] | None = None) -> None:
         self.trace = trace
+        # C functions the code calls by address: the program's addresses,
+        # passed in (the helper process's own would differ)
+        self.symbols = symbols or process_symbols()
         self.i64 = lir.IntType(64)
         self.i32 = lir.IntType(32)
         self.i1 = lir.IntType(1)
@@ -80,7 +84,7 @@ class _Gen:
             if v.type == "f":
                 return self.f64(v.value)
             if v.type == "r":
-                return self.i64(0 if v.is_null() else id(v.value))
+                return self.i64(v.raw())  # (an address: see wire.AddressConst)
             return self.i64(v.value)
         return self.vals[id(v)]
 
@@ -510,7 +514,7 @@ class _Gen:
             last = b.icmp_signed("==", rc, self.i64(1))
             with b.if_else(last, likely=False) as (then, otherwise):
                 with then:
-                    self.call_addr(c_symbol("Py_DecRef"), lir.VoidType(), [r])
+                    self.call_addr(self.symbols["Py_DecRef"], lir.VoidType(), [r])
                 with otherwise:
                     self.store(b.sub(rc, self.i64(1)), r, 0)
 
@@ -580,6 +584,27 @@ class _Gen:
     def op_guard_class(self, op: Any) -> None:
         r, t = (self.val(a) for a in op.args)
         self.guard(op, self.b.icmp_signed("==", self.load(r, 8, self.i64), t))
+
+
+def process_symbols() -> dict[str, int]:
+    """The addresses, in this process, of the C functions that generated code
+    calls without a call descriptor."""
+    return {"Py_DecRef": c_symbol("Py_DecRef")}
+
+
+def module_text(traces: list[Any], names: list[str], module_name: str,
+                symbols: dict[str, int] | None = None) -> str:
+    """The LLVM IR of one module holding ``traces`` as functions ``names``
+    (jumps between them are direct calls); ``symbols`` as
+    :func:`process_symbols` gives them in the program."""
+    module = lir.Module(name=module_name)
+    module.triple = llvm.get_process_triple()
+    fnty = lir.FunctionType(lir.IntType(64), [lir.IntType(64), lir.PointerType()])
+    siblings = {id(t): lir.Function(module, fnty, name=n) for t, n in zip(traces, names)}
+    symbols = symbols or process_symbols()
+    for t, n in zip(traces, names):
+        _Gen(t, n, module, siblings, symbols).generate()
+    return str(module)
 
 
 class _FnPtr:
@@ -654,17 +679,19 @@ class Backend:
         global total_compile_seconds
         t0 = time.perf_counter()
         count = next(Backend._numbers)
-        module = lir.Module(name=f"tj_module_{count}")
-        module.triple = llvm.get_process_triple()
-        fnty = lir.FunctionType(lir.IntType(64), [lir.IntType(64), lir.PointerType()])
+        module_name = f"tj_module_{count}"
         names = [f"tj_{t.name}_{count}_{k}" for k, t in enumerate(traces)]
-        siblings = {id(t): lir.Function(module, fnty, name=n) for t, n in zip(traces, names)}
-        for t, n in zip(traces, names):
-            _Gen(t, n, module, siblings).generate()
-        text = str(module)
         dump = os.environ.get("TRACEJIT_LLVM_DUMP")
-        code, optimized_ir, asm = engines.Machine.object_code(
-            text, int(self.level[1]), self.keep_listing or bool(dump))
+        want_listing = self.keep_listing or bool(dump)
+        # the helper builds the IR too when it can (no GIL held for it here)
+        done = engines.Machine.object_code_of_traces(
+            traces, names, module_name, int(self.level[1]), want_listing)
+        if done is None:
+            text = module_text(traces, names, module_name)
+            code, optimized_ir, asm = engines.Machine.object_code(
+                text, int(self.level[1]), want_listing)
+        else:
+            text, code, optimized_ir, asm = done
         if dump:
             with open(dump, "a") as f:
                 f.write(optimized_ir or "")

@@ -80,6 +80,33 @@ class Machine:
         return compile_ir(llvm, tm, text, speed_level, want_listing)
 
 
+    @classmethod
+    def object_code_of_traces(cls, traces: list[Any], names: list[str], module_name: str,
+                              speed_level: int, want_listing: bool
+                              ) -> tuple[str | None, bytes, str | None, str | None] | None:
+        """IR text (if ``want_listing``), object code, optimized IR and
+        assembly for ``traces``, all made in the helper process; None when
+        there is no helper able to (the caller then builds the IR)."""
+        cls.get()
+        worker = cls.worker
+        if worker is None:
+            return None
+        from tracejit_llvm import process_symbols, wire
+
+        try:
+            encoded = wire.encode(traces, process_symbols())
+        except TypeError as e:  # a descriptor the wire format does not know
+            backend_log(f"LLVM builds this module's IR in-process: {e}", backend="llvm",
+                        reason=str(e))
+            return None
+        try:
+            return worker.compile_traces(encoded, names, module_name, speed_level,
+                                         want_listing)
+        except WorkerDied as e:
+            cls._give_up_worker(str(e))
+            return None
+
+
 class Engine:
     __slots__ = ("engine", "objects", "added")
 

@@ -11,12 +11,15 @@ object file, which it links into an MCJIT engine of its own.  Two reasons:
   compiles only blocks on a pipe.
 
 The protocol, on stdin/stdout: each message is an 8-byte little-endian length
-and a pickled tuple.  The helper first says ``("ready", llvm_version)`` once
-LLVM is loaded; until then the backend compiles in-process rather than wait.
-A request is ``(ir_text, speed_level, want_listing)``;
-the answer ``("ok", object_bytes, optimized_ir, assembly)`` (the last two
-``None`` unless a listing was asked for) or ``("error", message)``.  The
-process exits at end of input.
+and a pickled tuple.  The helper first says ``("ready", llvm_version,
+builds_ir)`` once LLVM is loaded; until then the backend compiles in-process
+rather than wait.  A request is ``("ir", ir_text, speed_level,
+want_listing)`` or ``("traces", encoded, names, module_name, speed_level,
+want_listing)`` (traces encoded by :mod:`tracejit_llvm.wire`: the helper
+builds the IR itself, so that not even llvmlite's IR builder runs in the
+program); the answer ``("ok", object_bytes, optimized_ir, assembly)``, plus
+the IR text for traces (the last ones ``None`` unless a listing was asked
+for), or ``("error", message)``.  The process exits at end of input.
 
     python -m tracejit_llvm.worker
 """
@@ -107,6 +110,7 @@ class Worker:
         self.served = 0
         self.started = 0
         self.ready = False  # the helper said it has loaded LLVM
+        self.builds_ir = False  # and that it can build IR from traces (tracejit loaded)
         self.lock = threading.Lock()
 
     def start(self) -> None:
@@ -178,6 +182,7 @@ class Worker:
             if answer is None or answer[0] != "ready":
                 raise OSError(f"the LLVM helper process said {answer!r} at start")
             self.ready = True
+            self.builds_ir = bool(answer[2])
         if not self.ready and time.monotonic() - self.start_time > self.START_TIMEOUT:
             raise OSError("the LLVM helper process did not load LLVM in "
                           f"{self.START_TIMEOUT} s")  # (sys.executable is not a python?)
@@ -185,9 +190,26 @@ class Worker:
 
     def compile(self, text: str, speed_level: int, want_listing: bool
                 ) -> tuple[bytes, str | None, str | None] | None:
-        """Object code for the module ``text``, or None while the helper is
-        still loading LLVM; RuntimeError for bad IR, WorkerDied when the
-        helper cannot do it (twice in a row)."""
+        """Object code for the module ``text`` (and its optimized IR and
+        assembly if ``want_listing``), or None while the helper is still
+        loading LLVM; RuntimeError for bad IR, WorkerDied when the helper
+        cannot do it (twice in a row)."""
+        answer = self._ask(("ir", text, speed_level, want_listing))
+        return None if answer is None else (answer[0], answer[1], answer[2])
+
+    def compile_traces(self, encoded: list, names: list[str], module_name: str,
+                       speed_level: int, want_listing: bool
+                       ) -> tuple[str | None, bytes, str | None, str | None] | None:
+        """As :meth:`compile`, the helper building the IR from traces encoded
+        by :mod:`tracejit_llvm.wire` (returns the IR text first, if
+        ``want_listing``); None also when this helper cannot build IR."""
+        if self.ready and not self.builds_ir:
+            return None
+        answer = self._ask(("traces", encoded, names, module_name, speed_level, want_listing),
+                           needs_builder=True)
+        return None if answer is None else (answer[3], answer[0], answer[1], answer[2])
+
+    def _ask(self, request: tuple, needs_builder: bool = False) -> tuple | None:
         with self.lock:
             for _attempt in range(2):
                 proc = self._process()
@@ -202,8 +224,10 @@ class Worker:
                     proc.kill()
                     self._drop()
                     continue
+                if needs_builder and not self.builds_ir:
+                    return None
                 try:
-                    write_message(proc.stdin, (text, speed_level, want_listing))
+                    write_message(proc.stdin, request)
                     answer = read_message(proc.stdout)
                 except (OSError, ValueError):
                     answer = None
@@ -221,25 +245,53 @@ class Worker:
                     self._process()  # the next one loads LLVM meanwhile
                 if answer[0] == "error":
                     raise RuntimeError(f"llvm: {answer[1]}")
-                return answer[1], answer[2], answer[3]
+                return answer[1:]
             raise WorkerDied("the LLVM helper process died twice in a row")
 
+
+def _ir_builder() -> Any:
+    """``(encoded, names, module_name) -> IR text``, or None when the
+    backend's IR generator cannot be loaded here (tracejit not importable)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0]) == here:
+        sys.path[0] = os.path.dirname(here)  # the backends folder, not this package's
+    try:
+        import tracejit_llvm
+        from tracejit_llvm import wire
+    except Exception:
+        return None
+
+    def build(encoded: tuple, names: list[str], module_name: str) -> str:
+        traces, symbols = wire.decode(encoded)
+        return tracejit_llvm.module_text(traces, names, module_name, symbols)
+
+    return build
+
+
+def _serve(llvm: Any, tm: Any, build: Any, request: tuple) -> tuple:
+    if request[0] == "ir":
+        _, text, speed_level, want_listing = request
+        return ("ok", *compile_ir(llvm, tm, text, speed_level, want_listing))
+    _, encoded, names, module_name, speed_level, want_listing = request
+    text = build(encoded, names, module_name)
+    return ("ok", *compile_ir(llvm, tm, text, speed_level, want_listing),
+            text if want_listing else None)
 
 
 def main() -> int:
     import llvmlite.binding as llvm
 
     tm = target_machine(llvm)
+    build = _ir_builder()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
-        write_message(stdout, ("ready", llvm.llvm_version_info))
+        write_message(stdout, ("ready", llvm.llvm_version_info, build is not None))
         while True:
             request = read_message(stdin)
             if request is None:
                 return 0
-            text, speed_level, want_listing = request
             try:
-                answer: tuple = ("ok", *compile_ir(llvm, tm, text, speed_level, want_listing))
+                answer = _serve(llvm, tm, build, request)
             except Exception as e:  # bad IR is the backend's bug: say so, keep serving
                 answer = ("error", f"{type(e).__name__}: {e}")
             write_message(stdout, answer)
