@@ -49,6 +49,13 @@ m = __import__(name)
 m.main("full"); m.main("full")
 if mode in ("preload", "sync"):
     tiers.chain()[1].load()
+    # and the LLVM helper process ready (it loads LLVM on its own core)
+    engines = sys.modules.get("tracejit_llvm.engines")
+    w = engines.Machine.worker if engines is not None else None
+    while w is not None and not w.ready and w.proc is not None:
+        with w.lock:
+            w._is_ready(w._process())
+        time.sleep(0.01)
 t0 = time.perf_counter()
 if mode != "none":
     for info in list(rt.runtime.loops.values()):
