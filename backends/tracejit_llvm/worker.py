@@ -168,6 +168,9 @@ class Worker:
         """Stop the helper, and wait for every helper stopped before."""
         with self.lock:
             self._drop()
+            if self.pid != os.getpid():  # a fork's copy: those helpers are the parent's
+                self.retired = []
+                return
             for proc in self.retired:
                 try:
                     proc.wait(timeout=5)
