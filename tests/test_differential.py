@@ -138,3 +138,16 @@ def test_compiled_frame_write_back(backend, compiled_exits):
         assert st["writeback_stubs"] >= 1 and st["written_exits"] >= 10, st
     else:
         assert st["writeback_stubs"] == 0
+
+
+@pytest.mark.parametrize("inject_nth", [0, 2])
+@pytest.mark.parametrize("name", [p[0] for p in programs.programs_callee_loops.PROGRAMS])
+def test_callee_loops_unrolled(name, backend, inject_nth):
+    """With ``callee_loop_unroll`` on, loops of inlined functions are
+    unrolled into the caller's trace (off by default): same behaviour, also
+    with every guard forced to fail once."""
+    entry = next(p for p in programs.PROGRAMS if p[0] == name)
+    expected = run(entry[1], entry[2]())
+    got = observe_jit(entry[1], entry[2](), backend, callee_loop_unroll=16,
+                      inject_nth=inject_nth)
+    assert got == expected, f"{name} differs with callee loops unrolled ({backend})"

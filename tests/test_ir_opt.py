@@ -147,7 +147,7 @@ PURE_OPS = {
     "int_mul_ovf", "int_lshift_ovf", "float_add", "float_sub", "float_mul",
     "float_truediv", "float_floordiv", "float_mod", "float_lt", "float_le", "float_eq",
     "float_ne", "float_gt", "float_ge", "float_neg", "float_abs", "cast_int_to_float",
-    "cast_float_to_int", "ptr_eq", "ptr_ne", "get_frame",
+    "cast_float_to_int", "ptr_eq", "ptr_ne", "ref_address", "get_frame",
 }
 GUARD_OPS = {
     "int_add_ovf", "int_sub_ovf", "int_mul_ovf", "int_lshift_ovf", "unbox_int", "guard_true",

@@ -181,8 +181,9 @@ def test_loop_in_a_thread_survives_its_function_being_dropped(backend):
         assert result == [expected(7, 200000)], result
         del t
         # (the finished thread's state, its thread-locals included, may be
-        # cleared a moment after join() returns; up to 5 s on a loaded machine)
-        for _ in range(250):
+        # cleared a moment after join() returns; up to 15 s on a loaded machine,
+        # where a c-backend compile of the thread's last bridge can take seconds)
+        for _ in range(750):
             gc.collect()
             if ref() is None:
                 break

@@ -36,6 +36,7 @@ from tracejit.resume import (
 )
 from tracejit.tools import watched
 from tracejit.tracer import Tracer
+from tracejit.values import K_REF
 
 if TYPE_CHECKING:
     from tracejit.runtime import ExitInfo
@@ -132,6 +133,13 @@ class ExitHandling:
         tracer.start_bridge(tv_locals, tv_stack, rd.frame_depth, inputargs,
                             bridge_releases(rd, inputargs))
         self.threads.unfinished_exit = None  # from here on the tracer owns the frame's state
+        # numbers the exit kept as the very objects they were (values.TValue.frozen)
+        # are numbers again in the bridge, which still stores those objects
+        for k, tv in enumerate(tracer.stack):
+            if tv.kind == K_REF and not tv.owned and type(tv.py) in (int, float) \
+                    and tv.box is not None and not tv.box.is_const() and k != rd.unguarded \
+                    and (type(tv.py) is float or -2**63 <= tv.py < 2**63):
+                tracer.stack[k] = tracer.unbox(tv.box, tv.py)
         initial = tracer.snapshot()
         tracer.release_pending()
         if rd.unguarded >= 0:  # a call's result: its class first, as after the call

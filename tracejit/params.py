@@ -25,8 +25,10 @@ DEFAULTS: dict[str, Any] = {
     "max_aborts": 4,  # aborted traces of one loop before it is blacklisted
     "inline_depth": 8,  # nested inlined calls (bounds recursion)
     # iterations of an inlined function's own loops unrolled into a trace;
-    # a callee whose loop runs longer is called (a residual call) from then on
-    "callee_loop_unroll": 16,
+    # a callee whose loop runs longer is called (a residual call) from then
+    # on; 0: functions with loops are called, never inlined (the default:
+    # unrolling made raytracer's and fannkuch's first runs slower)
+    "callee_loop_unroll": 0,
     "background_compile": 0,  # 1: compile machine code on a helper thread
     # 1: an exit taken often that cannot grow a bridge gets a compiled stub
     # writing the frame itself (tracejit.writeback)

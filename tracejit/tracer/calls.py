@@ -15,6 +15,7 @@ from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.codemap import CodeMap
 from tracejit.ir import CONST_NULL, Const, const_ref
+from tracejit.params import params
 from tracejit.tracer import residual
 from tracejit.tracer.builtins import call_builtin
 from tracejit.tracer.core import Tracer, needs_reference
@@ -220,7 +221,20 @@ def inline_refusal(t: Tracer, f: types.FunctionType) -> str:
     if len(t.frames) - 1 >= t.inline_depth:
         return "inlining too deep (recursion)"
     why = code_refusal(f.__code__) or _learnt_refusals.get(f.__code__) or ""
+    if not why and not params["callee_loop_unroll"] and has_loop(f.__code__):
+        why = "it has a loop (callee_loop_unroll is 0)"
     return f"cannot inline {f.__qualname__}: {why}" if why else ""
+
+
+_has_loop = CodeMap()
+
+
+def has_loop(code: types.CodeType) -> bool:
+    hit = _has_loop.get(code)
+    if hit is None:
+        hit = any(i.opname.startswith("JUMP_BACKWARD") for i in cp.instructions(code))
+        _has_loop[code] = hit
+    return hit
 
 
 # code -> why it is no longer inlined, learnt while tracing (a loop that ran

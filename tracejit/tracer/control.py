@@ -29,6 +29,8 @@ def jump_backward(t: Tracer, ins: Any) -> None:
     if t.in_callee:
         frame = t.top
         frame.back_jumps += 1
+        if frame.back_jumps == 1 and all(c is not frame.code for c in t.unrolled):
+            t.unrolled.append(frame.code)
         if frame.back_jumps > params["callee_loop_unroll"]:
             from tracejit.tracer.calls import refuse_inlining
 

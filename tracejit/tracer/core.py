@@ -112,6 +112,7 @@ class Tracer:
         self.started = False
         self.done: TraceResult | None = None
         self.kwnames: tuple = ()  # names of the keyword arguments of the next CALL
+        self.unrolled: list[Any] = []  # codes of inlined functions whose loops were unrolled
         # the result of the residual call just recorded, and where the checks
         # of the assumptions go after each one (see tracer.residual)
         self.after_call: TValue | None = None
@@ -286,11 +287,21 @@ class Tracer:
             if not self.in_callee and self.outer.pc in self.headers and not first:
                 return closing.close_at_header(self)
             if len(self.rec.ops) > self.limit:
+                self._refuse_unrolled_callees()
                 raise TraceAbort(Abort.TOO_LONG)
             first = False
             self.step()
             if self.done is not None:
                 return self.done
+
+    def _refuse_unrolled_callees(self) -> None:
+        """A trace too long while inside inlined functions whose loops were
+        unrolled: those functions are called, not inlined, from now on (the
+        next try is shorter, rather than too long again)."""
+        from tracejit.tracer.calls import refuse_inlining
+
+        for code in self.unrolled:
+            refuse_inlining(code, "its unrolled loop made a trace too long")
 
     def step(self) -> None:
         """Trace the top frame's current instruction."""
