@@ -36,8 +36,11 @@ class CodeMap:
         entries = self._entries
 
         def forget(entry: _Entry) -> None:
-            if entries.get(entry.key) is entry:
-                del entries[entry.key]
+            # runs inside whatever the program is doing when a code object
+            # dies: no calls a profiler would count, only operators
+            key = entry.key
+            if key in entries and entries[key] is entry:
+                del entries[key]
 
         self._forget = forget
 
