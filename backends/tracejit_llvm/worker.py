@@ -94,6 +94,16 @@ class WorkerDied(RuntimeError):
     """The helper process could not be started or stopped answering."""
 
 
+class _HelperError(Exception):
+    """The helper said something other than what the protocol says."""
+
+
+# what a broken helper or pipe raises; nothing wider: an exception raised by
+# the program's signal handler while the JIT waits here (a TimeoutError from
+# an alarm, say, which is an OSError too) is the program's, never swallowed
+_PIPE_ERRORS = (ConnectionError, EOFError, ValueError, pickle.UnpicklingError, _HelperError)
+
+
 class Worker:
     """The backend's side: one helper process, replaced after
     ``restart_after`` modules."""
@@ -134,7 +144,7 @@ class Worker:
                     [sys.executable, "-X", "faulthandler", os.path.abspath(__file__)],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                     close_fds=True)
-            except OSError as e:
+            except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
                 raise WorkerDied(f"cannot start the LLVM helper process: {e}") from e
             self.pid = os.getpid()
             self.start_time = time.monotonic()
@@ -153,12 +163,12 @@ class Worker:
             for stream in (proc.stdin, proc.stdout):
                 try:
                     stream.close()
-                except OSError:
+                except _PIPE_ERRORS:
                     pass
             return
         try:
             proc.stdin.close()  # end of input: it exits
-        except OSError:
+        except _PIPE_ERRORS:
             pass
         proc.stdout.close()
         self.retired.append(proc)  # reaped later: no waiting on the compile path
@@ -183,11 +193,11 @@ class Worker:
         if not self.ready and select.select([proc.stdout], [], [], 0)[0]:
             answer = read_message(proc.stdout)
             if answer is None or answer[0] != "ready":
-                raise OSError(f"the LLVM helper process said {answer!r} at start")
+                raise _HelperError(f"the LLVM helper process said {answer!r} at start")
             self.ready = True
             self.builds_ir = bool(answer[2])
         if not self.ready and time.monotonic() - self.start_time > self.START_TIMEOUT:
-            raise OSError("the LLVM helper process did not load LLVM in "
+            raise _HelperError("the LLVM helper process did not load LLVM in "
                           f"{self.START_TIMEOUT} s")  # (sys.executable is not a python?)
         return self.ready
 
@@ -221,7 +231,7 @@ class Worker:
                 try:
                     if not self._is_ready(proc):
                         return None
-                except (OSError, ValueError) as e:
+                except _PIPE_ERRORS as e:
                     self.log(f"LLVM helper process {proc.pid} dropped: {e}", backend="llvm",
                              pid=proc.pid, reason=str(e))
                     proc.kill()
@@ -232,7 +242,7 @@ class Worker:
                 try:
                     write_message(proc.stdin, request)
                     answer = read_message(proc.stdout)
-                except (OSError, ValueError):
+                except _PIPE_ERRORS:
                     answer = None
                 if answer is None:
                     self.log(f"LLVM helper process {proc.pid} died", backend="llvm",
