@@ -20,12 +20,23 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tracejit.hints import (
+    JitDriver,
+    JitHintError,
+    dont_look_inside,
+    elidable,
+    promote,
+    unroll_safe,
+    we_are_jitted,
+)
 from tracejit.params import DEFAULTS, params
 from tracejit.params import stats as _stats
 from tracejit.registry import available_backends, backend_names, describe
 
 __all__ = ["enable", "disable", "jit", "set_param", "get_param", "stats", "print_stats",
-           "reset", "available_backends", "backend_names", "describe_backends", "wait_for_compiler"]
+           "reset", "available_backends", "backend_names", "describe_backends", "wait_for_compiler",
+           "JitDriver", "JitHintError", "promote", "elidable", "dont_look_inside", "unroll_safe",
+           "we_are_jitted"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -139,6 +139,12 @@ def makes_cells(code: types.CodeType) -> bool:
     return bool(ctypes.c_int.from_address(id(code) + CODE_NCELLVARS).value)
 
 
+def local_names(code: types.CodeType) -> dict[str, int]:
+    """Frame slots of the plain local variables (not cells) by name."""
+    cells = set(code.co_cellvars)
+    return {name: i for i, name in enumerate(code.co_varnames) if name not in cells}
+
+
 def _slot(frame: types.FrameType, index: int) -> ctypes.c_void_p:
     return ctypes.c_void_p.from_address(iframe_of(frame) + IFRAME_LOCALSPLUS + 8 * index)
 
@@ -178,6 +184,14 @@ def _slots(base: int, n: int) -> Any:
     if array_type is None:
         array_type = _SLOT_ARRAYS[size] = ctypes.c_void_p * size
     return array_type.from_address(base)
+
+
+def resume_offset(frame: types.FrameType) -> int:
+    """From inside a JUMP callback of ``frame``: the offset of the
+    instruction CPython continues at (the one :func:`write_frame` set, or
+    the jump itself if nothing did)."""
+    ip = ctypes.c_void_p.from_address(iframe_of(frame) + IFRAME_IP).value or 0
+    return ip - id(frame.f_code) - CODE_ADAPTIVE
 
 
 def write_frame(frame: types.FrameType, offset: int, locals: dict[int, Any],
@@ -309,6 +323,11 @@ def split_callable(first: Any, second: Any, is_null: Any) -> tuple[Any, Any]:
 def compare_op_index(arg: int) -> int:
     """Which of ``< <= == != > >=`` a ``COMPARE_OP`` argument means."""
     return arg >> (4 if PY312 else 5)
+
+
+def compare_op_to_bool(arg: int) -> bool:
+    """3.13: the ``COMPARE_OP`` converts its result to bool (3.12: never)."""
+    return not PY312 and bool(arg & 16)
 
 
 # instructions after FOR_ITER's jump target to skip when the loop ends

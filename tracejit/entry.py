@@ -33,12 +33,23 @@ ENTRY_FAIL = 0
 
 
 def make_entry(code: Any, signature: list[InSlot], closure: list[GlobalAssumption],
-               loop: Trace) -> Trace:
-    """The entry trace of the compiled loop ``loop`` of ``code``."""
+               loop: Trace, greens: list[tuple[int, Any]] = ()) -> Trace:
+    """The entry trace of the compiled loop ``loop`` of ``code``; ``greens``:
+    the frame slots and values of a dispatch loop's greens (tracejit.meta),
+    constants of the loop."""
     b = IRBuilder()
     fail = ExitDescr(number=ENTRY_FAIL, slot_address=0)
     nlocals = cp.nlocalsplus(code)
     args: list[Value] = []
+    for idx, value in greens:
+        r = b.load_frame_slot(idx)
+        if type(value) is int and -2**63 <= value < 2**63:
+            b.guard_to(fail, "guard_nonnull", [r])
+            b.guard_to(fail, "guard_class", [r, const_int(id(int))])
+            v = b.guard_to(fail, "unbox_int", [r], cp.long_layout())
+            b.guard_to(fail, "guard_value_i", [v, const_int(value)])
+        else:  # the very object (the trace keeps it alive)
+            b.guard_to(fail, "guard_value_r", [r, const_ref(value)])
     for slot in signature:
         r = b.load_frame_slot(slot.index if slot.where == "local" else nlocals + slot.index)
         if slot.kind == K_NULL:

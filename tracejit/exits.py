@@ -20,6 +20,7 @@ from tracejit import cpython as cp
 from tracejit import gcclock, lifetime, reentry, writeback
 from tracejit.aborts import TraceAbort
 from tracejit.entry import prepend_checks
+from tracejit.hints import JitHintError
 from tracejit.ir import InputArg
 from tracejit.loopkey import LoopKey
 from tracejit.params import log, params, stats
@@ -229,8 +230,8 @@ def is_user_exception(e: BaseException) -> bool:
     """True for exceptions the program raised into the JIT's own code (a
     signal handler's KeyboardInterrupt...), False for JIT bugs.  The first
     must reach the program; the second only abort a trace."""
-    if not isinstance(e, Exception):
-        return True  # KeyboardInterrupt, SystemExit
+    if not isinstance(e, Exception) or isinstance(e, JitHintError):
+        return True  # KeyboardInterrupt, SystemExit; a misused hint (tracejit.hints)
     tb = e.__traceback__
     if tb is None:
         return False

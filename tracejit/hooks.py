@@ -20,8 +20,10 @@ import sys
 import types
 from typing import Any
 
-from tracejit import lifetime, reentry, tiers
+from tracejit import cpython as cp
+from tracejit import lifetime, meta, reentry, tiers
 from tracejit.codemap import CodeMap
+from tracejit.loopkey import LoopKey
 from tracejit.params import log, log_enabled, params
 from tracejit.runtime import runtime
 from tracejit.tools import describe, watched
@@ -82,7 +84,7 @@ def _hold_tuples() -> list[tuple]:
 
 
 def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
-    if not _state["everything"] and code not in _selected:
+    if not _state["everything"] and code not in _selected and meta.site_at(key) is None:
         return DISABLE
     ts = runtime.threads
     if ts.busy or lifetime.sweeping():
@@ -103,12 +105,24 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     if _stepped_aside[0]:
         _stepped_aside[0] = False
         _log_tools()
-    info = runtime.loop_at(code, dst, key)
+    frame = sys._getframe(2)
+    site = meta.site_at(key)
+    if site is None:
+        info = runtime.loop_at(code, dst, key)
+    else:  # an interpreter's dispatch loop: the loop of its greens (tracejit.meta)
+        for header in site.headers:
+            _counts[LoopKey.counter_id(code, header)] = meta.DISARMED
+        greens = meta.green_key(site.greens_of(frame))
+        info = runtime.loop_info(LoopKey(code, site.header, greens))
     reentry.drop_stale()
     ts.busy = True
     try:
-        frame = sys._getframe(2)
         if info.versions and runtime.enter(info, frame):
+            if site is not None:
+                _chain(site, frame)
+            return None
+        if site is not None:
+            _driver_loop(site, greens, info, frame)
             return None
         if info.blacklisted:
             return None if info.versions else DISABLE
@@ -153,6 +167,73 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
         if lifetime.wanted():
             lifetime.collect_if_wanted()
     return None
+
+
+def _driver_loop(site: meta.DriverSite, greens: tuple, info: Any, frame: Any) -> None:
+    """A dispatch loop's merge point whose interpreted loop has no code that
+    fits: trace it if it is hot (counted by ``can_enter_jit``)."""
+    if info.pending or len(info.versions) >= params["max_versions"]:
+        return
+    if info.versions and info.entry_misses < _threshold[0]:
+        return
+    hot = meta.take_armed(site)
+    if hot is None:
+        return
+    if info.blacklisted:
+        meta.never(site, hot)
+        return
+    info.entry_misses = 0
+    if not runtime.trace_lock.acquire(blocking=False):
+        return
+    try:
+        runtime.trace_loop(info, frame)
+    finally:
+        runtime.trace_lock.release()
+    if info.blacklisted:
+        meta.never(site, hot)
+    elif not info.versions and not info.pending and not info.retry_soon:
+        meta.cool(site, hot)
+    info.retry_soon = False
+
+
+# compiled loops of one dispatch loop entered one after the other, from one
+# back-jump, before CPython runs again
+CHAIN_LIMIT = 64
+
+
+def _chain(site: meta.DriverSite, frame: Any) -> None:
+    """Compiled code of an interpreted loop left at the merge point (a bridge
+    that ended there): enter the compiled loop of the greens it holds now,
+    if there is one, as the next back-jump would."""
+    for _ in range(CHAIN_LIMIT):
+        if cp.resume_offset(frame) != site.header:
+            return
+        greens = meta.green_key(site.greens_of(frame))
+        key = LoopKey(site.code, site.header, greens)
+        info = runtime.loops.get(key)
+        if info is not None and info.versions and runtime.enter(info, frame):
+            continue
+        if site.armed is not None:  # (a bridge asked for this loop to be traced)
+            _driver_loop(site, greens, runtime.loop_info(key), frame)
+        return
+
+
+def arm(site: meta.DriverSite) -> None:
+    """The next back-jump of this dispatch loop takes the slow path."""
+    for header in site.headers:
+        _counts[LoopKey.counter_id(site.code, header)] = _threshold[0]
+
+
+def adopt_driver_loop(site: meta.DriverSite) -> None:
+    """A dispatch loop leaves the ordinary loops: what the hooks knew of it
+    as one is dropped, and its back-jumps report again if they were silenced."""
+    for header in site.headers:
+        _counts[LoopKey.counter_id(site.code, header)] = meta.DISARMED
+        info = runtime.loop_info(LoopKey(site.code, header))
+        info.versions.clear()
+        if info.blacklisted:
+            _mon.restart_events()
+        info.blacklisted = True  # never an ordinary loop again
 
 
 _OWN_DIR = os.path.dirname(__file__) + os.sep
@@ -208,6 +289,7 @@ def install(everything: bool) -> None:
     _mon.set_events(TOOL, _mon.events.JUMP)
     _mon.restart_events()
     _state["active"] = True
+    meta.switch(True)
 
 
 def _warm_up_tracing() -> None:
@@ -234,6 +316,7 @@ def uninstall() -> None:
     if not _state["active"]:
         return
     _mon.set_events(TOOL, 0)
+    meta.switch(False)
     reentry.uninstall()
     _mon.register_callback(TOOL, _mon.events.JUMP, None)
     _mon.register_callback(TOOL, _mon.events.PY_START, None)

@@ -41,6 +41,9 @@ from tracejit.values import GlobalAssumption, InSlot
 # roughly 8 ns of interpreter work).  A loop that on average does less work
 # per entry (iterations x operations per iteration) is handed back to CPython.
 MIN_OPS_PER_ENTRY = 1000
+# traces of one loop that may end with the loop (the loop ran out while it was
+# being traced) and be tried again at once; after that they back off as aborts
+LOOP_ENDED_RETRIES = 4
 # the JIT's frames between a loop's frame and its compiled code (the JUMP
 # callback, its slow path, Runtime.enter)
 ENTRY_FRAMES = 3
@@ -87,6 +90,7 @@ class LoopInfo:
     sample_tries: int = 0
     exit_time: float = 0.0
     record: Any = None  # the lifetime.CodeRecord of its code, which owns it
+    loops_ended: int = 0  # traces that ended because the loop did (Abort.LOOP_ENDED)
 
     @property
     def code(self) -> types.CodeType:
@@ -342,9 +346,10 @@ class Runtime(ExitHandling):
             result = tracer.run()
         except TraceAbort as e:
             stats.trace_time += time.perf_counter() - t0
-            if e.reason is Abort.LOOP_ENDED:
+            info.loops_ended += e.reason is Abort.LOOP_ENDED
+            if e.reason is Abort.LOOP_ENDED and info.loops_ended <= LOOP_ENDED_RETRIES:
                 info.retry_soon = True  # bad timing, not a bad loop: try next time
-            else:
+            else:  # (a loop that always ends while traced backs off like an abort)
                 self._abort(info, e.message)
             self._write_tracer_state(frame, tracer)
             return
@@ -470,7 +475,7 @@ class Runtime(ExitHandling):
         trace = result.trace
         self.prepare_trace(trace, info.code, name, info.name)
         version = LoopVersion(trace, result.signature, closure, name=name, code=info.code)
-        entry = make_entry(info.code, version.signature, closure, trace)
+        entry = make_entry(info.code, version.signature, closure, trace, result.greens)
         self.prepare_trace(entry, info.code, name + "_entry", info.name)
         version.entry_trace = entry
         return version, [trace, entry]

@@ -29,13 +29,33 @@ def _arg_key(a: Value) -> Any:
     return id(a)
 
 
+# classes whose instances free nothing else and run no code when they die:
+# releasing one (``decref``) leaves every other object as it was
+_INERT_CLASSES = frozenset(id(c) for c in (int, float, str, bytes, bool, type(None)))
+_INERT_BOXES = frozenset({"PyLong_FromLongLong", "PyFloat_FromDouble"})
+
+
+def _inert_release(op: Op, inert: set[int]) -> bool:
+    """``op`` releases an object known (guarded or made) to be inert."""
+    if op.name == "decref" or (op.name == "call_v" and getattr(op.descr, "name", "")
+                               == "Py_DecRef"):
+        return bool(op.args) and id(op.args[-1]) in inert
+    return False
+
+
 def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Value]) -> None:
     pure: dict[tuple, Op] = {}
     heap: dict[tuple, tuple[Location, Op]] = {}
     seen_guards: set[tuple] = set()
+    inert: set[int] = set()  # values whose release runs no code (see _inert_release)
     out: list[Op] = []
     for op in trace.ops:
         op.args = [resolve(a) for a in op.args]
+        if op.name == "guard_class" and isinstance(op.args[1], Const) and \
+                op.args[1].value in _INERT_CLASSES:
+            inert.add(id(op.args[0]))
+        elif op.name == "call_r" and getattr(op.descr, "name", "") in _INERT_BOXES:
+            inert.add(id(op))
         eff = effects.effect(op)
         if eff is Effect.CONTROL:
             if op.name == "label":  # a new iteration: nothing earlier is known
@@ -67,6 +87,8 @@ def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Val
             loc = effects.location(op)
             if loc is not None:
                 heap[key] = (loc, op)
+        elif heap and _inert_release(op, inert):
+            pass  # (only that object's reference count changes)
         elif heap and (effects.writes(op) is not Writes.NOTHING or eff is Effect.STORE):
             for k in [k for k, (loc, _) in heap.items() if effects.clobbers(op, loc)]:
                 del heap[k]

@@ -14,11 +14,13 @@ from tracejit import cpython as cp
 from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.codemap import CodeMap
+from tracejit.hints import UNROLL_SAFE
 from tracejit.ir import CONST_NULL, Const, const_ref
 from tracejit.params import params
-from tracejit.tracer import residual
+from tracejit.tracer import hintcalls, residual
 from tracejit.tracer.builtins import call_builtin
 from tracejit.tracer.core import Tracer, needs_reference
+from tracejit.tracer.folding import fold_call
 from tracejit.tracer.frame import Frame
 from tracejit.tracer.table import BYTECODES, bytecode
 from tracejit.values import K_NULL, K_REF, K_TUPLE, TValue, const_tvalue
@@ -69,7 +71,18 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
     if func.kind == K_REF and isinstance(func.box, Const):
         f = func.py
         if isinstance(f, types.FunctionType):
-            why = inline_refusal(t, f)
+            hint = hintcalls.hint_of(f)
+            if hint is not None:
+                res = hintcalls.record(t, f, hint, pos_args, kw_args)
+                if res is not hintcalls.NOT_A_HINT:
+                    consumed = st[top - n - 2:]
+                    del st[top - n - 2:]
+                    t.release_consumed(consumed, (res,))
+                    t.push(res)
+                    frame.next_pc = return_to
+                    return
+            why = hintcalls.refusal(hint)
+            why = f"cannot inline {f.__qualname__}: {why}" if why else inline_refusal(t, f)
             if not why:
                 inline_call(t, f, pos_args, kw_args, n + names_on_stack + 2, return_to)
                 return
@@ -80,7 +93,9 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
                 return
             why = f"call to {f.__qualname__} ({why})"
         else:
-            res = call_builtin(t, f, pos_args, kw_args)
+            res = fold_call(t, f, pos_args, kw_args)
+            if res is None:
+                res = call_builtin(t, f, pos_args, kw_args)
             if res is not None:
                 consumed = st[top - n - 2:]
                 del st[top - n - 2:]
@@ -164,7 +179,7 @@ def inline_call(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict,
             callee.owned_refs.append(a.box)
             callee.transferred.append(a.box)
         elif a is not None and needs_reference(a) and \
-                not any(b is a.box for b in callee.owned_refs):
+                not any(b is a.box for b in callee.owned_refs) and not t.held_by_outer(a):
             # and holds its own to those it was lent (as CPython's frame does)
             t.emit("incref", [a.box])
             callee.owned_refs.append(a.box)
@@ -221,7 +236,8 @@ def inline_refusal(t: Tracer, f: types.FunctionType) -> str:
     if len(t.frames) - 1 >= t.inline_depth:
         return "inlining too deep (recursion)"
     why = code_refusal(f.__code__) or _learnt_refusals.get(f.__code__) or ""
-    if not why and not params["callee_loop_unroll"] and has_loop(f.__code__):
+    if not why and not params["callee_loop_unroll"] and has_loop(f.__code__) \
+            and hintcalls.hint_of(f) != UNROLL_SAFE:
         why = "it has a loop (callee_loop_unroll is 0)"
     return f"cannot inline {f.__qualname__}: {why}" if why else ""
 

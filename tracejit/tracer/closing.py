@@ -15,8 +15,10 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.builder import NOTHING
-from tracejit.ir import CONST_NULL, InputArg, Op, Trace, Value, const_int, fits_int64
+from tracejit.hints import JitHintError
+from tracejit.ir import CONST_NULL, Const, InputArg, Op, Trace, Value, const_int, fits_int64
 from tracejit.loopkey import LoopKey
+from tracejit.meta import green_key, request_trace
 from tracejit.pause import PAUSE_COUNTER
 from tracejit.tracer.core import Tracer, TraceResult
 from tracejit.tracer.frame import LAZY
@@ -36,10 +38,15 @@ from tracejit.values import (
     signature_args,
 )
 
+# what close_at_header returns when tracing goes on through the header
+CONTINUE: Any = object()
+
 
 def close_at_header(t: Tracer) -> TraceResult:
     t.rec.begin_bytecode("<loop header>", (t.code, t.outer.pc))
     pc = t.outer.pc
+    if t.driver is not None and pc == t.driver.header:
+        return merge_point_reached(t)
     if t.mode == "loop" and t.key.at(t.code, pc):
         return close_loop(t)
     target = pick_target(t, t.find_target(LoopKey(t.code, pc)))
@@ -55,6 +62,52 @@ def close_at_header(t: Tracer) -> TraceResult:
             return t.run()
         return finish(t, "loop header without compiled code")
     return jump_to(t, target)
+
+
+def merge_point_reached(t: Tracer) -> Any:
+    """The interpreter's dispatch loop is back at its merge point: the
+    interpreted program's loop closes if the greens are those the trace
+    started with; a compiled loop of other greens is jumped to; otherwise
+    the dispatch loop is unrolled once more."""
+    site = t.driver
+    greens = []
+    for name, idx in zip(site.driver.greens, site.green_slots):
+        tv = t.read_local(idx)
+        if not isinstance(tv.box, Const):
+            if t.mode == "loop":
+                raise JitHintError(
+                    f"{site.driver.name}.jit_merge_point() at {site.where}: green {name!r} "
+                    f"is not a constant of the trace here (it was computed from red "
+                    f"values); make it one with tracejit.promote() where it is computed")
+            tv = t.promote(tv)
+            t.outer.locals[idx] = tv
+        greens.append(tv.py)
+    key = green_key(greens)
+    t.merge_points += 1
+    if t.mode == "loop" and key == t.key.greens:
+        return close_loop(t)
+    target = pick_target(t, t.find_target(LoopKey(t.code, t.outer.pc, key)))
+    if target is not None:
+        return jump_to(t, target)
+    if t.guest_back_jumps:
+        t.merges_since_back_jump += 1
+        if t.merges_since_back_jump == 1:
+            t.green_after_back_jump = key
+    if t.mode == "bridge" and (t.merges_since_back_jump > GUEST_LOOKAHEAD
+                               or len(t.rec.ops) > t.limit // 2):
+        # the interpreted program jumped back into a loop without code.  The
+        # first time, no bridge: the interpreter runs on, the next merge point
+        # traces that loop, and the bridge is tried again once it has code
+        if request_trace(site, t.green_after_back_jump):
+            raise TraceAbort(Abort.NO_TARGET, "a loop of the interpreted program without "
+                             "compiled code yet (traced next)")
+        return finish(t, "a loop of the interpreted program without compiled code")
+    return CONTINUE
+
+
+# merge points a bridge passes after the interpreted program jumped back,
+# looking for compiled code, before it ends
+GUEST_LOOKAHEAD = 8
 
 
 def pick_target(t: Tracer, versions: list) -> Any:
@@ -97,7 +150,8 @@ def close_loop(t: Tracer) -> TraceResult:
         if (tv.kind != K_NULL) if slot.kind == K_NULL else (tv.box is not slot.arg):
             raise TraceAbort(Abort.UNSTABLE, "stack contents changed around the loop")
     # written locals that were never read still need a loop-carried slot
-    for idx in sorted(outer.written):
+    greens = set(t.driver.green_slots) if t.driver is not None else set()
+    for idx in sorted(outer.written - greens):
         tv = outer.locals[idx]
         if any(s.where == "local" and s.index == idx for s in t.signature):
             continue
@@ -127,6 +181,7 @@ def close_loop(t: Tracer) -> TraceResult:
             raise TraceAbort(Abort.VIRTUAL, "virtual tuple carried around the loop")
         jump_args.append(tv.box)
     emit_periodic_pause(t)
+    t.store_deferred()
     expand_rechecks(t, t.assumptions.items)
     complete_snapshots(t)
     inputargs = signature_args(t.signature)
@@ -143,10 +198,13 @@ def close_loop(t: Tracer) -> TraceResult:
                 tv = TValue(K_REF, s.arg, None)
                 tv.frame_slot = s.index
                 header_stack.append(tv)
+    for idx, obj in t.green_inputs:
+        header_locals[idx] = t.green_value(obj)
     trace.header_snapshot = Snapshot([FrameSnapshot(t.code, t.start, header_locals,
                                                     header_stack, t.frame_depth)])
     return TraceResult(trace, "loop", t.code, t.start, t.signature,
-                       t.assumptions.items, frame_depth=t.frame_depth)
+                       t.assumptions.items, frame_depth=t.frame_depth,
+                       greens=t.green_inputs)
 
 
 def emit_periodic_pause(t: Tracer) -> None:
@@ -186,6 +244,7 @@ def sync_frame_for(t: Tracer, keep_locals: set[int]) -> None:
     if t.mode == "loop":
         dirty |= {slot.index for slot in t.signature
                   if slot.where == "local" and slot.kind != K_REF}
+    t.store_deferred()
     for idx in sorted(dirty):
         tv = outer.locals[idx]
         if idx in keep_locals or tv is LAZY or tv.kind == K_REF:
@@ -251,7 +310,7 @@ def jump_to(t: Tracer, target: Any) -> TraceResult:
     trace = Trace(list(inputargs), t.rec.ops, keepalive=t.keepalive)
     return TraceResult(trace, "header" if t.mode == "loop" else "bridge", t.code,
                        t.start, t.signature, t.assumptions.items, target=target,
-                       frame_depth=t.frame_depth)
+                       frame_depth=t.frame_depth, greens=t.green_inputs)
 
 
 def finish(t: Tracer, why: str) -> TraceResult:

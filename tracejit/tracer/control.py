@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from tracejit.aborts import Abort, TraceAbort
+from tracejit.hints import UNROLL_SAFE
 from tracejit.params import params
 from tracejit.tracer.compare import truth
 from tracejit.tracer.core import Tracer
+from tracejit.tracer.hintcalls import hint_of
 from tracejit.tracer.table import bytecode
 from tracejit.values import K_REF, TValue, const_tvalue
 
@@ -19,6 +21,10 @@ from tracejit.values import K_REF, TValue, const_tvalue
 @bytecode("JUMP_FORWARD")
 def jump_forward(t: Tracer, ins: Any) -> None:
     t.jump(ins.argval)
+
+
+# iterations of an @unroll_safe function's loop unrolled before it is called
+UNROLL_SAFE_ITERATIONS = 1000
 
 
 @bytecode("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")
@@ -31,7 +37,10 @@ def jump_backward(t: Tracer, ins: Any) -> None:
         frame.back_jumps += 1
         if frame.back_jumps == 1 and all(c is not frame.code for c in t.unrolled):
             t.unrolled.append(frame.code)
-        if frame.back_jumps > params["callee_loop_unroll"]:
+        limit = params["callee_loop_unroll"]
+        if frame.func is not None and hint_of(frame.func) == UNROLL_SAFE:
+            limit = UNROLL_SAFE_ITERATIONS  # (the trace's length bounds it too)
+        if frame.back_jumps > limit:
             from tracejit.tracer.calls import refuse_inlining
 
             refuse_inlining(frame.code, f"its loop ran more than "

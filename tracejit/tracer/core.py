@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracejit import cpython as cp
-from tracejit import helpers
+from tracejit import helpers, meta
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import (
     CONST_NULL,
@@ -58,6 +58,7 @@ from tracejit.values import (
     ResumeMode,
     Snapshot,
     TValue,
+    const_tvalue,
     kind_of,
     null_tvalue,
 )
@@ -76,6 +77,7 @@ class TraceResult:
     target: Any = None  # the jump target (a runtime loop version) or None
     frame_depth: int = 0
     finish_reason: str = ""
+    greens: list = ()  # (frame slot, value) of a dispatch loop's greens (entry checks)
 
 
 class Tracer:
@@ -120,6 +122,17 @@ class Tracer:
         self.program_limit = sys.getrecursionlimit()  # the runtime sets it
         self.pending_release: list[TValue] = []  # see start_bridge
         self.unguarded: TValue | None = None  # see residual.finish_call
+        # an interpreter's dispatch loop (tracejit.meta): a loop of its greens,
+        # or a bridge in its code
+        site = meta.site_of(self.code)
+        self.driver = site if site is not None and (key.greens or mode == "bridge") else None
+        self.merge_points = 0  # merge points passed (the dispatch loop unrolled)
+        self.guest_back_jumps = 0  # can_enter_jit calls traced
+        self.merges_since_back_jump = 0
+        self.green_after_back_jump: tuple = ()
+        self.green_inputs: list[tuple[int, Any]] = []
+        # lists and tuples read from `_immutable_fields_` "name[*]" (tracer.folding)
+        self.frozen_ids: set[int] = set()
 
     # -- the frame stack -------------------------------------------------------
 
@@ -153,7 +166,39 @@ class Tracer:
             tv = TValue(K_REF, arg, obj)
             tv.frame_slot = k
             self.stack.append(tv)
+        if self.driver is not None:
+            # the greens are constants of the trace (the entry checks them)
+            for idx in self.driver.green_slots:
+                obj = cp.read_local(self.real_frame, idx)
+                self.green_inputs.append((idx, obj))
+                self.outer.locals[idx] = self.green_value(obj)
+                self.outer.written.add(idx)  # every exit writes them back
         self.started = True
+
+    def green_value(self, obj: Any) -> TValue:
+        """A constant of the trace: the value of a green or of ``promote``."""
+        if type(obj) in (int, bool, float):
+            tv = const_tvalue(obj)
+            if tv.kind != K_REF:
+                return tv
+        self.keepalive.append(obj)
+        return TValue(K_REF, const_ref(obj), obj)
+
+    def promote(self, tv: TValue) -> TValue:
+        """Guard that ``tv`` is what it is now; from then on it is a constant."""
+        if isinstance(tv.box, Const) or tv.box is None:
+            return tv
+        obj = tv.py
+        if tv.kind in (K_INT, K_BOOL):
+            self.emit("guard_value_i", [tv.box, const_int(int(obj))])
+        elif tv.kind == K_REF:
+            self.keepalive.append(obj)
+            self.emit("guard_value_r", [tv.box, const_ref(obj)])
+        else:
+            return tv  # (a float: left as it is)
+        if tv.kind == K_REF and tv.owned:
+            return tv  # (guarded; the trace's reference is released as before)
+        return self.green_value(obj)
 
     def start_bridge(self, values: dict[int, TValue], stack: list[TValue], depth: int,
                      inputargs: list[InputArg], release: list[TValue] = ()) -> None:
@@ -164,6 +209,8 @@ class Tracer:
         for idx, tv in values.items():
             self.outer.locals[idx] = tv
             self.outer.written.add(idx)
+            if tv.kind == K_REF:  # (a constant the exit did not store)
+                self.outer.deferred.add(idx)
         self.stack[:] = stack
         self.frame_depth = depth
         self.pending_release = list(release)
@@ -189,7 +236,8 @@ class Tracer:
         """
         outer = self.outer
         locals_ = {i: v for i, v in enumerate(outer.locals)
-                   if v is not LAZY and i in outer.written and v.kind != K_REF}
+                   if v is not LAZY and i in outer.written
+                   and (v.kind != K_REF or i in outer.deferred)}
         if not self.in_callee:
             snap = Snapshot([FrameSnapshot(self.code, outer.pc, locals_,
                                            [v.frozen() for v in outer.stack],
@@ -285,7 +333,9 @@ class Tracer:
             if self.after_call is not None:
                 residual.finish_call(self)
             if not self.in_callee and self.outer.pc in self.headers and not first:
-                return closing.close_at_header(self)
+                done = closing.close_at_header(self)
+                if done is not closing.CONTINUE:
+                    return done
             if len(self.rec.ops) > self.limit:
                 self._refuse_unrolled_callees()
                 raise TraceAbort(Abort.TOO_LONG)
@@ -315,7 +365,9 @@ class Tracer:
         stack = frame.stack
         saved = list(stack)
         try:
-            if entry.raw:
+            if ins.opname in FOLDABLE and try_fold(self, ins, stack):
+                pass
+            elif entry.raw:
                 entry.handler(self, ins)
             else:
                 self._dispatch(entry, ins, stack)
@@ -397,6 +449,10 @@ class Tracer:
             return null_tvalue()
         if obj is cp.NULL:
             raise TraceAbort(Abort.UNBOUND, "unbound local")
+        if self.driver is not None and idx in self.driver.green_slots and self.mode == "bridge":
+            r = self.rec.load_frame_slot(idx)
+            self.emit("guard_nonnull", [r])
+            return self.promote(self.unbox(r, obj))
         if self.mode == "loop":
             k = kind_of(obj)
             if k == K_INT and not fits_int64(obj):
@@ -436,12 +492,36 @@ class Tracer:
             old = frame.locals[idx]
             if old is not LAZY and needs_reference(old):
                 self.own_aliases(old.box)
+            if isinstance(tv.box, Const) and not tv.owned:
+                # a constant (``op = program[pc]`` with constant operands):
+                # stored where the trace leaves, not on every write
+                frame.deferred.add(idx)
+                frame.locals[idx] = tv
+                frame.written.add(idx)
+                return
+            frame.deferred.discard(idx)
             self.rec.store_frame_slot(idx, tv.box, tv.owned)
             tv.owned = False
         if tv.kind == K_TUPLE and any(i.kind == K_TUPLE for i in tv.items):
             raise TraceAbort(Abort.VIRTUAL, "nested virtual tuple in a local")
         frame.locals[idx] = tv
         frame.written.add(idx)
+
+    def held_by_outer(self, tv: TValue) -> bool:
+        """Whether a local of the outer frame holds ``tv``'s object: it stays
+        alive while inlined calls run (only the outer frame's own code
+        rebinds its locals), so a callee needs no reference of its own."""
+        box = tv.box
+        return any(v is not LAZY and v.kind == K_REF and v.box is box
+                   for v in self.outer.locals)
+
+    def store_deferred(self) -> None:
+        """The trace leaves for code that expects every reference local in
+        the frame: store the constants :meth:`write_local` kept back."""
+        outer = self.outer
+        for idx in sorted(outer.deferred):
+            self.rec.store_frame_slot(idx, outer.locals[idx].box, False)
+        outer.deferred.clear()
 
     def release_local(self, frame: Frame, ref: Value) -> None:
         """An inlined frame's reference ``ref`` goes."""
@@ -588,6 +668,22 @@ class Tracer:
                            {i: v.concrete() for i, v in callee_locals(callee).items()},
                            [v.concrete() for v in stack], 0))
         return frames
+
+
+FOLDABLE = frozenset({"BINARY_SUBSCR", "BINARY_SLICE", "BINARY_OP", "COMPARE_OP",
+                      "CONTAINS_OP", "LOAD_ATTR", "UNPACK_SEQUENCE"})
+
+
+_FOLDER: list[Any] = []
+
+
+def try_fold(t: Tracer, ins: Any, stack: list[TValue]) -> bool:
+    """tracer.folding.try_fold (imported when first needed: it imports us)."""
+    if not _FOLDER:
+        from tracejit.tracer import folding
+
+        _FOLDER.append(folding.try_fold)
+    return _FOLDER[0](t, ins, stack)
 
 
 # what a handler returns when it consumed its operands into an inlined call

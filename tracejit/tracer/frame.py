@@ -23,7 +23,7 @@ class Frame:
     __slots__ = ("code", "func", "locals", "stack", "pc", "next_pc", "return_to",
                  "written", "is_outer", "stack_before_call", "owned_refs", "transferred",
                  "constructed", "operator_method", "lent", "effects_at_call",
-                 "setter", "back_jumps", "instrs", "index")
+                 "setter", "back_jumps", "instrs", "index", "deferred")
 
     def __init__(self, code: types.CodeType, locals: list[Any], pc: int, *,
                  func: Any = None, return_to: int = 0, is_outer: bool = False) -> None:
@@ -53,6 +53,10 @@ class Frame:
         # a property's setter, run by a STORE_ATTR: its result is dropped
         self.setter = False
         self.back_jumps = 0  # an inlined callee's loops: iterations unrolled so far
+        # the outer frame's locals holding a constant object that is not
+        # stored into the frame yet: exits write them, and so does the trace
+        # where it leaves for other code (see Tracer.write_local)
+        self.deferred: set[int] = set()
         self.instrs, self.index = code_index(code)
 
     @classmethod
