@@ -19,8 +19,10 @@ from tracejit.opt.effects import Location
 
 
 def _key(op: Op) -> tuple:
-    return (op.name, op.descr if isinstance(op.descr, int) else id(op.descr),
-            tuple(_arg_key(a) for a in op.args))
+    d = op.descr
+    # (named offsets are ints: the name is part of the key)
+    descr = (int(d), getattr(d, "tag", None)) if isinstance(d, int) else id(d)
+    return (op.name, descr, tuple(_arg_key(a) for a in op.args))
 
 
 def _arg_key(a: Value) -> Any:
@@ -48,6 +50,7 @@ def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Val
     heap: dict[tuple, tuple[Location, Op]] = {}
     seen_guards: set[tuple] = set()
     inert: set[int] = set()  # values whose release runs no code (see _inert_release)
+    boxed_from: dict[int, Value] = {}  # int objects the trace made -> their int64
     out: list[Op] = []
     for op in trace.ops:
         op.args = [resolve(a) for a in op.args]
@@ -56,6 +59,14 @@ def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Val
             inert.add(id(op.args[0]))
         elif op.name == "call_r" and getattr(op.descr, "name", "") in _INERT_BOXES:
             inert.add(id(op))
+            if op.descr.name == "PyLong_FromLongLong":
+                boxed_from[id(op)] = op.args[0]
+        if op.name == "unbox_int" and id(op.args[0]) in boxed_from:
+            replaced[id(op)] = boxed_from[id(op.args[0])]  # (it came from an int64)
+            continue
+        if op.name == "guard_class" and id(op.args[0]) in boxed_from and \
+                isinstance(op.args[1], Const) and op.args[1].value == id(int):
+            continue  # (PyLong_FromLongLong makes exact ints)
         eff = effects.effect(op)
         if eff is Effect.CONTROL:
             if op.name == "label":  # a new iteration: nothing earlier is known
@@ -92,6 +103,12 @@ def run(trace: Trace, replaced: dict[int, Value], resolve: Callable[[Value], Val
         elif heap and (effects.writes(op) is not Writes.NOTHING or eff is Effect.STORE):
             for k in [k for k, (loc, _) in heap.items() if effects.clobbers(op, loc)]:
                 del heap[k]
+        if eff is Effect.STORE and op.name in effects.LOAD_OF_STORE:
+            # a later load of this location reads the value just stored
+            load = Op(effects.LOAD_OF_STORE[op.name], op.args[:-1], op.descr)
+            loc = effects.location(load)
+            if loc is not None:
+                heap[_key(load)] = (loc, op.args[-1])
         if effects.may_change_classes(op):
             seen_guards = {k for k in seen_guards if k[0] != "guard_class"}
         out.append(op)

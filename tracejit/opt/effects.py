@@ -136,6 +136,22 @@ def clobbers(op: Op, load: Location) -> bool:
     return False
 
 
+def _load_of(store: Any) -> str | None:
+    """The load that reads what ``store`` writes: same heap, the store's
+    arguments but the value, the value's type as result."""
+    for d in OPS.values():
+        if d.effect is Effect.LOAD and d.heap == store.heap and not d.guard and \
+                d.args == store.args[:-1] and d.result == store.args[-1]:
+            return d.name
+    return None
+
+
+# store op name -> the load op that reads its location back (from the table)
+LOAD_OF_STORE = {d.name: load for d in OPS.values()
+                 if d.effect is Effect.STORE and d.heap in _OFFSET_HEAPS + _ITEM_HEAPS
+                 and (load := _load_of(d)) is not None}
+
+
 def may_change_classes(op: Op) -> bool:
     """Whether ``op`` may change an object's class (``obj.__class__ = C``):
     a call of the program's code may; nothing the trace itself does can."""
