@@ -339,3 +339,39 @@ def test_hints_are_no_ops_with_the_jit_off():
     assert tracejit.we_are_jitted() is False
     assert sum_program(100) == 5050
     assert tiny.site is None
+
+
+# -- list.pop, an interpreter's stack (tracer.builtins) ------------------------------------------
+
+def pops(n):
+    stack = [1, 2.5, None, "x", 2**70]
+    out = 0
+    for i in range(n):
+        stack.append(i)
+        stack.append(i * 0.5)
+        stack.append(None if i % 7 else "s")
+        a = stack.pop()
+        b = stack.pop()
+        c = stack.pop()
+        out += c + int(b) + (a is None)
+    while stack:
+        stack.pop()
+    return out, stack
+
+
+def pops_past_the_end(n):
+    stack = []
+    for i in range(n):
+        stack.append(i)
+    total = 0
+    for _ in range(n + 3):
+        total += stack.pop()  # an IndexError at the end, from the compiled loop's exit
+    return total
+
+
+@pytest.mark.parametrize("func", [pops, pops_past_the_end])
+def test_list_pop(func, backend):
+    expected = observe(func, (300,))
+    got = observe_jit(func, (300,), backend)
+    assert got == expected, differences(expected, got)
+    assert tracejit.stats()["loops_compiled"] >= 1

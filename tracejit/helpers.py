@@ -140,6 +140,22 @@ def list_append() -> CallDescr:
 
 
 @functools.cache
+def list_delete_slice() -> CallDescr:
+    """``PyList_SetSlice(list, low, high, NULL)``: the items ``low:high``
+    leave the list, which resizes its item array as ``list.pop`` does.
+
+    The trace holds its own reference to each item it removes this way, so
+    no object is freed and no Python code runs; -1 on MemoryError."""
+
+    def impl(lst: int, low: int, high: int, null: int) -> int:
+        del obj_at(lst)[low:high]
+        return 0
+
+    return _capi("PyList_SetSlice", REF + INT + INT + REF, INT, impl, can_raise=True,
+                 writes=Writes.ARGS)
+
+
+@functools.cache
 def new_tuple() -> CallDescr:
     """PyTuple_New(n): a tuple whose n items the caller stores (owned)."""
 

@@ -92,6 +92,9 @@ class JitDriver:
         # set by tracejit.meta on the first merge point with the JIT on
         self.site: Any = None
         self.entered = False  # can_enter_jit was called (see meta.count)
+        # the merge point calls tracejit.meta: until it is registered, and as
+        # long as it counts (no can_enter_jit seen)
+        self.watching = True
         self.counts: dict[tuple, int] = {}
 
     def __repr__(self) -> str:
@@ -121,7 +124,7 @@ class JitDriver:
         """The top of the dispatch loop: where traces of the interpreted
         program's loops start and close."""
         self._check(variables, "jit_merge_point")
-        if _jit_on[0] is not None:
+        if _jit_on[0] is not None and self.watching:
             _jit_on[0].merge_point(self, variables, sys._getframe(1))
 
     def can_enter_jit(self, **variables: Any) -> None:

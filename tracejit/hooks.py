@@ -112,8 +112,11 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     else:  # an interpreter's dispatch loop: the loop of its greens (tracejit.meta)
         for header in site.headers:
             _counts[LoopKey.counter_id(code, header)] = meta.DISARMED
-        greens = meta.green_key(site.greens_of(frame))
+        values = site.greens_of(frame)
+        greens = meta.green_key(values)
         info = runtime.loop_info(LoopKey(code, site.header, greens))
+        if not info.guest:
+            info.guest = site.driver.printable_location(values)
     reentry.drop_stale()
     ts.busy = True
     try:
@@ -208,13 +211,17 @@ def _chain(site: meta.DriverSite, frame: Any) -> None:
     for _ in range(CHAIN_LIMIT):
         if cp.resume_offset(frame) != site.header:
             return
-        greens = meta.green_key(site.greens_of(frame))
+        values = site.greens_of(frame)
+        greens = meta.green_key(values)
         key = LoopKey(site.code, site.header, greens)
         info = runtime.loops.get(key)
         if info is not None and info.versions and runtime.enter(info, frame):
             continue
         if site.armed is not None:  # (a bridge asked for this loop to be traced)
-            _driver_loop(site, greens, runtime.loop_info(key), frame)
+            info = runtime.loop_info(key)
+            if not info.guest:
+                info.guest = site.driver.printable_location(values)
+            _driver_loop(site, greens, info, frame)
         return
 
 

@@ -96,6 +96,7 @@ def count(driver: JitDriver, variables: dict[str, Any], frame: types.FrameType) 
         raise JitHintError(f"{driver.name}.can_enter_jit() at {_where(frame)}: called from "
                            f"another function than its jit_merge_point ({site.where})")
     driver.entered = True
+    driver.watching = False  # (a merge point in another function: the tracer says so)
     _count(site, green_key([variables[n] for n in driver.greens]))
 
 
@@ -216,6 +217,7 @@ def forget() -> None:
         site.driver.site = None
         site.driver.counts.clear()
         site.driver.entered = False
+        site.driver.watching = True
     _sites.clear()
     _by_code.clear()
 

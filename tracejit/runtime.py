@@ -91,6 +91,8 @@ class LoopInfo:
     exit_time: float = 0.0
     record: Any = None  # the lifetime.CodeRecord of its code, which owns it
     loops_ended: int = 0  # traces that ended because the loop did (Abort.LOOP_ENDED)
+    # a loop of an interpreted program: get_printable_location of its greens
+    guest: str = ""
 
     @property
     def code(self) -> types.CodeType:
@@ -102,7 +104,8 @@ class LoopInfo:
 
     @property
     def name(self) -> str:
-        return f"{self.code.co_name}@{self.code.co_firstlineno}:{self.header}"
+        where = f"{self.code.co_name}@{self.code.co_firstlineno}:{self.header}"
+        return f"{where} [{self.guest}]" if self.guest else where
 
 
 @dataclass(eq=False)

@@ -17,7 +17,7 @@ from typing import Any
 from tracejit import cpython as cp
 from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
-from tracejit.ir import Const, const_float, const_int, const_ref
+from tracejit.ir import CONST_NULL, Const, const_float, const_int, const_ref, fits_int64
 from tracejit.tracer.arith import as_float, guard_finite
 from tracejit.tracer.compare import PY_CMP
 from tracejit.tracer.core import Tracer
@@ -232,3 +232,35 @@ def call_list_append(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
     value.owned = False  # (the reference it owned went with the decref)
     lst.py.append(value.concrete())
     return const_tvalue(None)
+
+
+@builtin(list.pop)
+def call_list_pop(t: Tracer, f: Any, args: list[TValue]) -> TValue | None:
+    """``lst.pop()``: the last item, taken with a reference of the trace's
+    own, then removed by ``PyList_SetSlice``, which resizes the item array
+    exactly as ``list.pop`` does."""
+    if len(args) != 1 or args[0].kind != K_REF or type(args[0].py) is not list:
+        return None
+    lst = args[0]
+    if not lst.py or (t.in_constructor() and not t.rec.is_fresh(lst.box)):
+        return None
+    obj = lst.py[-1]
+    if type(obj) is int and not fits_int64(obj):
+        return None
+    n = t.emit("getfield_i", [lst.box], cp.VAR_SIZE)
+    last = t.emit("int_sub", [n, const_int(1)])
+    t.guard_true(t.emit("int_ge", [last, const_int(0)]))
+    item = t.emit("getlistitem_r", [lst.box, last], cp.LIST_ITEMS)
+    tv = t.unbox(item, obj)
+    t.emit("incref", [item])
+    t.emit("call_i", [lst.box, last, n, CONST_NULL], helpers.list_delete_slice())
+    lst.py.pop()
+    if tv.kind == K_REF:
+        if isinstance(tv.box, Const):  # None: the list's reference goes
+            t.emit("decref", [item])
+        else:
+            tv.owned = True  # the list's reference is the trace's now
+    else:
+        t.emit("decref", [item])
+        tv.ref = None  # (the number's object may be gone: boxed anew if stored)
+    return tv

@@ -25,6 +25,14 @@ def compare_op(t: Tracer, ins: Any, a: TValue, b: TValue) -> TValue:
     return compare(t, CMP[cp.compare_op_index(ins.arg)], a, b)
 
 
+def _number_and_text(a: TValue, b: TValue) -> bool:
+    for x, y in ((a, b), (b, a)):
+        if x.kind in NUMBER_KINDS and y.kind == K_REF and y.box is not None \
+                and type(y.py) in (str, bytes):
+            return True
+    return False
+
+
 def compare(t: Tracer, sym: str, a: TValue, b: TValue) -> TValue:
     if a.kind not in NUMBER_KINDS or b.kind not in NUMBER_KINDS:
         if sym in ("==", "!=") and (a.py is None or b.py is None) and \
@@ -36,6 +44,11 @@ def compare(t: Tracer, sym: str, a: TValue, b: TValue) -> TValue:
                 v = sym == "!="
             else:
                 raise TraceAbort(Abort.OPERATION, "comparison of objects")
+            return TValue(K_BOOL, const_int(int(v)), v)
+        if sym in ("==", "!=") and _number_and_text(a, b):
+            # a number and a string are never equal (neither's __eq__ knows
+            # the other): decided by the (guarded) types as well
+            v = sym == "!="
             return TValue(K_BOOL, const_int(int(v)), v)
         raise TraceAbort(Abort.OPERATION,
                          f"comparison of {type(a.py).__name__} and {type(b.py).__name__}")

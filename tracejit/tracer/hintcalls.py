@@ -21,6 +21,7 @@ from tracejit.hints import (
     HINT_ATTRIBUTE,
     HINT_FUNCTIONS,
     JitDriver,
+    JitHintError,
 )
 from tracejit.ir import Const
 from tracejit.tracer.core import Tracer
@@ -56,6 +57,14 @@ def record(t: Tracer, f: types.FunctionType, hint: str, args: list[TValue],
             return NOT_A_HINT
         if hint == "jit_merge_point" and (t.driver is None or t.driver.driver is not driver
                                           or t.in_callee):
+            site = driver.site
+            code = t.top.code
+            if site is not None and code is not site.code:
+                raise JitHintError(
+                    f"{driver.name}.jit_merge_point() in {code.co_name}() "
+                    f"({code.co_filename}): the driver is already used by "
+                    f"{site.code.co_name}() at {site.where}; each function needs its own "
+                    f"JitDriver")
             raise TraceAbort(Abort.CALL, f"{driver.name}.jit_merge_point() outside its "
                              f"dispatch loop")
         if hint == "can_enter_jit":
