@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import types
 from typing import Any
 
@@ -42,6 +43,11 @@ _selected = CodeMap()  # the code objects jit(f) chose (weakly)
 _counts: dict[int, int] = {}
 _threshold = [params["threshold"]]
 _stepped_aside = [False]  # the last slow path found a tool active
+_QUIET = (meta.SILENT + meta.DISARMED) // 2
+# a dispatch loop armed again within this many seconds of the last time its
+# back-jumps were made to report again keeps reporting (restarting events
+# costs more than the events when it happens this often)
+RESTART_GAP = 0.01
 
 
 def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
@@ -51,6 +57,8 @@ def _on_jump(code: types.CodeType, src: int, dst: int, _get: Any = _counts.get,
     key = id(code) + (dst << 48)  # LoopKey.counter_id(code, dst), inlined
     n = _get(key, 0) + 1
     if n < _limit[0]:
+        if n < _QUIET:  # a dispatch loop's back-jump while nothing is asked of it
+            return DISABLE
         _counts[key] = n
         return None
     hold = None
@@ -110,8 +118,7 @@ def _slow_path(code: types.CodeType, dst: int, key: int) -> Any:
     if site is None:
         info = runtime.loop_at(code, dst, key)
     else:  # an interpreter's dispatch loop: the loop of its greens (tracejit.meta)
-        for header in site.headers:
-            _counts[LoopKey.counter_id(code, header)] = meta.DISARMED
+        disarm(site)
         values = site.greens_of(frame)
         greens = meta.green_key(values)
         info = runtime.loop_info(LoopKey(code, site.header, greens))
@@ -229,13 +236,27 @@ def arm(site: meta.DriverSite) -> None:
     """The next back-jump of this dispatch loop takes the slow path."""
     for header in site.headers:
         _counts[LoopKey.counter_id(site.code, header)] = _threshold[0]
+    if site.silenced:
+        site.silenced = False
+        site.last_restart = time.perf_counter()
+        _mon.restart_events()
+
+
+def disarm(site: meta.DriverSite) -> None:
+    """Nothing is asked of the dispatch loop's back-jumps now: unless it was
+    armed very recently, they stop reporting events (a Python call each)."""
+    quiet = time.perf_counter() - site.last_restart > RESTART_GAP
+    value = meta.SILENT if quiet else meta.DISARMED
+    for header in site.headers:
+        _counts[LoopKey.counter_id(site.code, header)] = value
+    site.silenced = quiet
 
 
 def adopt_driver_loop(site: meta.DriverSite) -> None:
     """A dispatch loop leaves the ordinary loops: what the hooks knew of it
     as one is dropped, and its back-jumps report again if they were silenced."""
+    disarm(site)
     for header in site.headers:
-        _counts[LoopKey.counter_id(site.code, header)] = meta.DISARMED
         info = runtime.loop_info(LoopKey(site.code, header))
         info.versions.clear()
         if info.blacklisted:

@@ -29,8 +29,11 @@ from tracejit.hints import JitDriver, JitHintError, _jit_on
 from tracejit.loopkey import LoopKey
 from tracejit.params import log, params
 
-# a count the hooks' fast path never brings to the threshold
-DISARMED = -(1 << 62)
+# counts the hooks' fast path never brings to the threshold: SILENT ones make
+# the JUMP event of the location go quiet (DISABLE) until the site is armed
+# again (sys.monitoring.restart_events: see hooks.arm); DISARMED ones keep it
+DISARMED = -(1 << 60)
+SILENT = -(1 << 62)
 
 
 @dataclass(eq=False)
@@ -46,6 +49,8 @@ class DriverSite:
     where: str  # file:line of the merge point
     armed: tuple | None = None  # a hot count's key: the next merge point traces
     requested: set = field(default_factory=set)  # keys bridges asked to be traced
+    silenced: bool = False  # its back-jumps report no event (see hooks.disarm)
+    last_restart: float = 0.0  # when arming last made them report again
     headers: list = field(default_factory=list)  # back-jump targets of the dispatch loop
 
     def greens_of(self, frame: types.FrameType) -> tuple[Any, ...]:
