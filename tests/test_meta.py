@@ -375,3 +375,33 @@ def test_list_pop(func, backend):
     got = observe_jit(func, (300,), backend)
     assert got == expected, differences(expected, got)
     assert tracejit.stats()["loops_compiled"] >= 1
+
+
+# -- str + str (an interpreter's string values) -------------------------------------------------
+
+def concatenations(n):
+    s = ""
+    parts = ["a", "bc", "\u00e9", "\U0001f600"]
+    for i in range(n):
+        s = s + parts[i % 4]
+        s += "-"
+    return s, len(s)
+
+
+def concat_then_type_error(n):
+    s = "x"
+    out = 0
+    for i in range(n):
+        t = s + ("y" if i % 3 else "zz")
+        out += len(t)
+        if i == n - 5:
+            t = t + 5  # a TypeError, raised by CPython after the compiled loop's exit
+    return out
+
+
+@pytest.mark.parametrize("func", [concatenations, concat_then_type_error])
+def test_str_concatenation(func, backend):
+    expected = observe(func, (300,))
+    got = observe_jit(func, (300,), backend)
+    assert got == expected, differences(expected, got)
+    assert tracejit.stats()["loops_compiled"] >= 1

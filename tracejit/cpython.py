@@ -40,6 +40,7 @@ from tracejit.untracked import untrack  # noqa: E402
 OB_REFCNT = 0
 OB_TYPE = 8
 VAR_SIZE = _F(16, "var.size")  # ob_size of list and tuple
+STR_LENGTH = _F(16, "str.length")  # PyASCIIObject.length (code points)
 LIST_ITEMS = _F(24, "list.items")  # PyListObject.ob_item (pointer to the item array)
 TUPLE_ITEMS = 24  # PyTupleObject.ob_item (inline array)
 FLOAT_VALUE = _F(16, "float.value")  # PyFloatObject.ob_fval

@@ -117,6 +117,16 @@ def sequence_repeat() -> CallDescr:
 
 
 @functools.cache
+def unicode_concat() -> CallDescr:
+    """``PyUnicode_Concat(a, b)``: a new str, ``a + b`` of two exact strs.
+
+    No Python code runs; MemoryError is the only failure (the tracer bounds
+    the length first)."""
+    return _capi("PyUnicode_Concat", REF + REF, REF,
+                 lambda a, b: new_ref(obj_at(a) + obj_at(b)), **_ALLOCATES)
+
+
+@functools.cache
 def sequence_list() -> CallDescr:
     """``PySequence_List(seq)``: a new list of a list's or tuple's items.
 

@@ -42,6 +42,10 @@ UNROLL_SAFE = "unroll_safe"
 _jit_on: list[Any] = [None]
 
 
+# calls of a driver's hints whose variable names are checked
+CHECKED_CALLS = 256
+
+
 class JitHintError(TypeError):
     """A hint used in a way the JIT cannot honour (names the variable and
     the call site)."""
@@ -87,6 +91,9 @@ class JitDriver:
             raise JitHintError("get_printable_location must be a function of the greens")
         self.get_printable_location = get_printable_location
         self.name = name or "jitdriver"
+        # the names passed are checked on the first calls (they are the same
+        # at every later call of a call site; the tracer sees each site too)
+        self._checks_left = CHECKED_CALLS
         self._green_set = frozenset(self.greens)
         self._all = None if self.reds is None else frozenset(self.greens + self.reds)
         # set by tracejit.meta on the first merge point with the JIT on
@@ -100,30 +107,32 @@ class JitDriver:
     def __repr__(self) -> str:
         return f"<JitDriver {self.name} greens={list(self.greens)}>"
 
-    def _check(self, variables: dict[str, Any], hint: str) -> None:
+    def _check(self, variables: dict[str, Any], hint: str, where: str = "") -> None:
         keys = variables.keys()
         if self._all is None:
             if keys >= self._green_set:
                 return
             missing = sorted(self._green_set - keys)
-            raise JitHintError(f"{self.name}.{hint}() at {_call_site(3)}: green variable "
+            raise JitHintError(f"{self.name}.{hint}() at {where or _call_site(3)}: green variable "
                                f"{missing[0]!r} is missing (greens: {list(self.greens)})")
         if keys == self._all:
             return
         missing = sorted(self._all - keys)
         extra = sorted(keys - self._all)
         if missing:
-            raise JitHintError(f"{self.name}.{hint}() at {_call_site(3)}: variable "
+            raise JitHintError(f"{self.name}.{hint}() at {where or _call_site(3)}: variable "
                                f"{missing[0]!r} is missing (greens: {list(self.greens)}, "
                                f"reds: {list(self.reds or ())})")
-        raise JitHintError(f"{self.name}.{hint}() at {_call_site(3)}: {extra[0]!r} is "
+        raise JitHintError(f"{self.name}.{hint}() at {where or _call_site(3)}: {extra[0]!r} is "
                            f"neither a green nor a red of this driver (greens: "
                            f"{list(self.greens)}, reds: {list(self.reds or ())})")
 
     def jit_merge_point(self, **variables: Any) -> None:
         """The top of the dispatch loop: where traces of the interpreted
         program's loops start and close."""
-        self._check(variables, "jit_merge_point")
+        if self._checks_left:
+            self._checks_left -= 1
+            self._check(variables, "jit_merge_point")
         if _jit_on[0] is not None and self.watching:
             _jit_on[0].merge_point(self, variables, sys._getframe(1))
 
@@ -131,7 +140,9 @@ class JitDriver:
         """Where the interpreted program jumps backward: counts its loop (by
         the greens) and, once hot, lets the next merge point with these
         greens trace or enter compiled code."""
-        self._check(variables, "can_enter_jit")
+        if self._checks_left:
+            self._checks_left -= 1
+            self._check(variables, "can_enter_jit")
         if _jit_on[0] is not None:
             _jit_on[0].count(self, variables, sys._getframe(1))
 

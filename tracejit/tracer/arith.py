@@ -46,7 +46,22 @@ def binary_op(t: Tracer, ins: Any, a: TValue, b: TValue) -> TValue:
         return repeat_list(t, a, b)
     if dunders.is_instance_operand(a) or dunders.is_instance_operand(b):
         return dunders.binary_dunder(t, ins, sym, ins.arg >= 13, a, b)
+    if sym == "+" and a.kind == K_REF and b.kind == K_REF and type(a.py) is str \
+            and type(b.py) is str and a.box is not None and b.box is not None:
+        return concat_str(t, a, b)
     return binary(t, sym, a, b)
+
+
+def concat_str(t: Tracer, a: TValue, b: TValue) -> TValue:
+    """``str + str`` (the classes are guarded where the values came from)."""
+    if len(a.py) + len(b.py) > MAX_REPEAT_ITEMS:
+        raise TraceAbort(Abort.OPERATION, "str + str of a huge size")
+    size = t.emit("int_add", [t.emit("getfield_i", [a.box], cp.STR_LENGTH),
+                              t.emit("getfield_i", [b.box], cp.STR_LENGTH)])
+    t.guard_true(t.emit("int_le", [size, const_int(MAX_REPEAT_ITEMS)]))
+    r = t.emit("call_r", [a.box, b.box], helpers.unicode_concat())
+    t.emit("guard_nonnull", [r])  # out of memory: CPython redoes it and raises
+    return TValue(K_REF, r, a.py + b.py, owned=True)
 
 
 # the largest list ``list * int`` builds in compiled code: beyond it CPython

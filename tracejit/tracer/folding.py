@@ -30,7 +30,7 @@ from tracejit.tracer.compare import CMP
 from tracejit.values import K_NULL, K_TUPLE, TValue
 
 _ATOMS = (int, float, bool, str, bytes, complex, type(None), range, types.CodeType)
-_MEMBER = type(type.__dict__["__dict__"])  # (getset descriptors are not plain fields)
+_MEMBER = types.MemberDescriptorType  # a __slots__ field (getset descriptors run code)
 
 _BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "%": operator.mod,
            "//": operator.floordiv, "/": operator.truediv, "**": operator.pow,

@@ -67,6 +67,9 @@ def record(t: Tracer, f: types.FunctionType, hint: str, args: list[TValue],
                     f"JitDriver")
             raise TraceAbort(Abort.CALL, f"{driver.name}.jit_merge_point() outside its "
                              f"dispatch loop")
+        code, offset = t.top.code, t.top.pc
+        line = next((ln for start, end, ln in code.co_lines() if start <= offset < end), 0)
+        driver._check(kw, hint, f"{code.co_filename}:{line} in {code.co_name}()")
         if hint == "can_enter_jit":
             t.guest_back_jumps += 1
             t.merges_since_back_jump = 0

@@ -1,0 +1,1 @@
+"""Example interpreters written with tracejit's JIT hints (see README.md)."""

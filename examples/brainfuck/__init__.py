@@ -1,0 +1,1 @@
+"""A Brainfuck interpreter with JIT hints (bf.py)."""

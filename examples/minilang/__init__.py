@@ -1,0 +1,1 @@
+"""minilang: a small language, its compiler and its VM with JIT hints."""
