@@ -236,7 +236,7 @@ def arm(site: meta.DriverSite) -> None:
     """The next back-jump of this dispatch loop takes the slow path."""
     for header in site.headers:
         _counts[LoopKey.counter_id(site.code, header)] = _threshold[0]
-    if site.silenced:
+    if site.silenced and not watched():  # (another tool's silenced events stay so)
         site.silenced = False
         site.last_restart = time.perf_counter()
         _mon.restart_events()
