@@ -149,7 +149,9 @@ def reset() -> None:
     rt.runtime.__init__()
     rt.runtime._worker = worker
     hooks._counts.clear()
-    from tracejit import log
+    from tracejit import log, meta
+
+    meta.forget()  # (dispatch loops register again at their next merge point)
     from tracejit.tracer.calls import forget_learnt_refusals
 
     forget_learnt_refusals()
