@@ -166,7 +166,13 @@ def _register(driver: JitDriver, variables: dict[str, Any], frame: types.FrameTy
         raise JitHintError(f"{driver.name}.jit_merge_point() at {where}: {code.co_name}() "
                            f"already holds the merge point of {_by_code[code].driver.name}")
     offset = frame.f_lasti
-    header = _enclosing_loop(code, offset)
+    ts = sys.modules["tracejit.runtime"].runtime.threads
+    busy, ts.busy = ts.busy, True  # (the loops of dis below are the JIT's work, never traced)
+    try:
+        header = _enclosing_loop(code, offset)
+        headers = _dispatch_headers(code, header) if header is not None else []
+    finally:
+        ts.busy = busy
     if header is None:
         raise JitHintError(f"{driver.name}.jit_merge_point() at {where} is not inside a "
                            f"loop: it belongs at the top of the interpreter's dispatch loop")
@@ -182,7 +188,7 @@ def _register(driver: JitDriver, variables: dict[str, Any], frame: types.FrameTy
     site = DriverSite(driver, code, header, offset, slots,
                       LoopKey.counter_id(code, header), where)
     driver.site = site
-    site.headers = _dispatch_headers(code, header)
+    site.headers = headers
     for h in site.headers:
         _sites[LoopKey.counter_id(code, h)] = site
     _by_code[code] = site
