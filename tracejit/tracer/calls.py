@@ -75,11 +75,7 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
             if hint is not None:
                 res = hintcalls.record(t, f, hint, pos_args, kw_args)
                 if res is not hintcalls.NOT_A_HINT:
-                    consumed = st[top - n - 2:]
-                    del st[top - n - 2:]
-                    t.release_consumed(consumed, (res,))
-                    t.push(res)
-                    frame.next_pc = return_to
+                    _replace_call(t, top - n - 2, res, return_to)
                     return
             why = hintcalls.refusal(hint)
             why = f"cannot inline {f.__qualname__}: {why}" if why else inline_refusal(t, f)
@@ -97,11 +93,7 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
             if res is None:
                 res = call_builtin(t, f, pos_args, kw_args)
             if res is not None:
-                consumed = st[top - n - 2:]
-                del st[top - n - 2:]
-                t.release_consumed(consumed, (res,))
-                t.push(res)
-                frame.next_pc = return_to
+                _replace_call(t, top - n - 2, res, return_to)
                 return
             why = f"call to {getattr(f, '__qualname__', type(f).__name__)}"
     elif func.kind != K_REF:
@@ -109,6 +101,17 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
     if kwnames and not all(type(k) is str for k in kwnames):
         raise TraceAbort(Abort.CALL, f"{why or 'a residual call'} with unusual keywords")
     residual.residual_call(t, ins, func, args, top - n - 2, len(st), return_to, kwnames)
+
+
+def _replace_call(t: Tracer, base: int, res: TValue, return_to: int) -> None:
+    """A call recorded without a frame of its own (a builtin's recorder, a
+    hint): its result takes the place of the callable and its operands."""
+    st = t.top.stack
+    consumed = st[base:]
+    del st[base:]
+    t.release_consumed(consumed, (res,))
+    t.push(res)
+    t.top.next_pc = return_to
 
 
 # classes whose calls are builtins' recorders (int(x), float(x), range(...))
