@@ -1604,3 +1604,7 @@ PROGRAMS += programs_keywords.PROGRAMS
 from tests import programs_callee_loops  # noqa: E402
 
 PROGRAMS += programs_callee_loops.PROGRAMS
+
+from tests import programs_virtuals  # noqa: E402
+
+PROGRAMS += programs_virtuals.PROGRAMS

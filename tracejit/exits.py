@@ -83,8 +83,9 @@ class ExitHandling:
     def resume_frame(self, frame: types.FrameType, rd: ResumeData, values: list[Any]) -> None:
         """Deoptimize: put the exit's state into the frame and point it at the
         exit's bytecode."""
-        locs, stack, owned = rebuild(rd, values)
-        callees = rebuild_callees(rd, values, owned)
+        memo: dict = {}
+        locs, stack, owned = rebuild(rd, values, memo)
+        callees = rebuild_callees(rd, values, owned, memo)
         write_back(frame, rd.offset, locs, stack, rd.frame_depth)
         if callees:
             self.resume_callees(frame, rd.code, rd.offset, callees)

@@ -32,12 +32,15 @@ from tracejit.values import (
     K_INT,
     K_REF,
     K_TUPLE,
+    K_VIRTUAL,
     NULL_T,
     FrameSnapshot,
     ResumeMode,
     Snapshot,
     TValue,
+    VirtualObject,
     const_tvalue,
+    virtual_tvalue,
 )
 
 
@@ -46,13 +49,15 @@ class Slot:
 
     compilable = True  # a write-back stub can build it
 
-    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+    def materialize(self, values: list[Any], owned_out: list[int], memo: dict) -> Any:
         """The Python object, from the decoded exit buffer ``values``; buffer
-        references the compiled code handed over go to ``owned_out``."""
+        references the compiled code handed over go to ``owned_out``.
+        ``memo``, one per exit, makes each virtual object once."""
         raise NotImplementedError
 
-    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
-        """The traced value a bridge starts with (``obj`` is materialized)."""
+    def tvalue(self, obj: Any, inputargs: list[InputArg], memo: dict) -> TValue:
+        """The traced value a bridge starts with (``obj`` is materialized;
+        ``memo``, one per bridge, keeps one virtual one value)."""
         raise NotImplementedError
 
     def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
@@ -69,7 +74,7 @@ class BufferSlot(Slot):
     owned: bool  # a reference the compiled code hands over
     frame_slot: int
 
-    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+    def materialize(self, values: list[Any], owned_out: list[int], memo: dict) -> Any:
         v = values[self.index]
         if self.kind == K_INT:
             return int(v)
@@ -84,7 +89,7 @@ class BufferSlot(Slot):
             owned_out.append(v)
         return obj
 
-    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+    def tvalue(self, obj: Any, inputargs: list[InputArg], memo: dict) -> TValue:
         tv = TValue(self.kind, inputargs[self.index], obj, owned=self.owned)
         tv.frame_slot = self.frame_slot
         return tv
@@ -109,10 +114,10 @@ class BufferSlot(Slot):
 class ConstSlot(Slot):
     obj: Any
 
-    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+    def materialize(self, values: list[Any], owned_out: list[int], memo: dict) -> Any:
         return self.obj
 
-    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+    def tvalue(self, obj: Any, inputargs: list[InputArg], memo: dict) -> TValue:
         return const_tvalue(obj)
 
     def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
@@ -124,10 +129,10 @@ class ConstSlot(Slot):
 
 @dataclass(frozen=True)
 class NullSlot(Slot):
-    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
+    def materialize(self, values: list[Any], owned_out: list[int], memo: dict) -> Any:
         return cp.NULL
 
-    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+    def tvalue(self, obj: Any, inputargs: list[InputArg], memo: dict) -> TValue:
         return NULL_T
 
     def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
@@ -144,12 +149,12 @@ class VirtualTupleSlot(Slot):
     def compilable(self) -> bool:  # type: ignore[override]
         return all(i.compilable for i in self.items)
 
-    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
-        return tuple(i.materialize(values, owned_out) for i in self.items)
+    def materialize(self, values: list[Any], owned_out: list[int], memo: dict) -> Any:
+        return tuple(i.materialize(values, owned_out, memo) for i in self.items)
 
-    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+    def tvalue(self, obj: Any, inputargs: list[InputArg], memo: dict) -> TValue:
         return TValue(K_TUPLE, None, obj,
-                      [s.tvalue(o, inputargs) for s, o in zip(self.items, obj)])
+                      [s.tvalue(o, inputargs, memo) for s, o in zip(self.items, obj)])
 
     def new_reference(self, b: IRBuilder, inputs: list[InputArg]) -> Value:
         items = [item.new_reference(b, inputs) for item in self.items]
@@ -166,13 +171,67 @@ class VirtualRangeSlot(Slot):
     items: tuple[Slot, Slot, Slot]
     compilable = False  # write-back stubs do not build ranges
 
-    def materialize(self, values: list[Any], owned_out: list[int]) -> Any:
-        return range(*[i.materialize(values, owned_out) for i in self.items])
+    def materialize(self, values: list[Any], owned_out: list[int], memo: dict) -> Any:
+        return range(*[i.materialize(values, owned_out, memo) for i in self.items])
 
-    def tvalue(self, obj: Any, inputargs: list[InputArg]) -> TValue:
+    def tvalue(self, obj: Any, inputargs: list[InputArg], memo: dict) -> TValue:
         parts = [obj.start, obj.stop, obj.step]
         return TValue(K_REF, None, obj,
-                      items=[s.tvalue(o, inputargs) for s, o in zip(self.items, parts)])
+                      items=[s.tvalue(o, inputargs, memo) for s, o in zip(self.items, parts)])
+
+
+class VirtualObjectSlot(Slot):
+    """An instance the trace never built (tracer.virtuals): made at the exit
+    with its attributes in the order the program set them, once however
+    many slots refer to it.  ``fields`` is filled after the slot is made,
+    so that an object may refer to itself."""
+
+    compilable = False  # write-back stubs do not build instances
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.fields: list[tuple[str, Slot]] = []
+
+    def __repr__(self) -> str:
+        return f"VirtualObjectSlot({self.cls.__qualname__}, {[n for n, _ in self.fields]})"
+
+    def materialize(self, values: list[Any], owned_out: list[int], memo: dict) -> Any:
+        obj = memo.get(id(self))
+        if obj is None:
+            obj = memo[id(self)] = object.__new__(self.cls)
+            shadowed = [n for n, _ in self.fields if _data_descriptor(self.cls, n)]
+            for name, slot in self.fields:
+                value = slot.materialize(values, owned_out, memo)
+                if name in shadowed and not _is_slot_member(self.cls, name):
+                    # the class gained a descriptor of that name since: the
+                    # object CPython built holds the value in its dict
+                    obj.__dict__[name] = value
+                else:
+                    object.__setattr__(obj, name, value)
+        return obj
+
+    def tvalue(self, obj: Any, inputargs: list[InputArg], memo: dict) -> TValue:
+        tv = memo.get(id(self))
+        if tv is None:
+            virt = VirtualObject(self.cls)
+            tv = memo[id(self)] = virtual_tvalue(virt, obj)
+            for name, slot in self.fields:
+                virt.fields[name] = slot.tvalue(getattr(obj, name), inputargs, memo)
+            return tv
+        return virtual_tvalue(tv.virt, obj)
+
+
+def _data_descriptor(cls: type, name: str) -> bool:
+    for base in cls.__mro__:
+        if name in base.__dict__:
+            kind = type(base.__dict__[name])
+            return hasattr(kind, "__set__") or hasattr(kind, "__delete__")
+    return False
+
+
+def _is_slot_member(cls: type, name: str) -> bool:
+    return any(type(base.__dict__.get(name)) is types.MemberDescriptorType
+               for base in cls.__mro__)
 
 
 # ---------------------------------------------------------------------------
@@ -244,10 +303,17 @@ def build_resume(snap: Snapshot, resolve: Callable[[Value], Value]
     """
     fail_args: list[Value] = []
     positions: dict[int, int] = {}
+    made: dict[int, VirtualObjectSlot] = {}
 
     def slot(tv: TValue) -> Slot:
         if tv.kind == "null":
             return NullSlot()
+        if tv.kind == K_VIRTUAL:
+            hit = made.get(id(tv.virt))
+            if hit is None:
+                hit = made[id(tv.virt)] = VirtualObjectSlot(tv.virt.cls)
+                hit.fields = [(name, slot(f)) for name, f in tv.virt.fields.items()]
+            return hit
         if tv.kind == K_TUPLE:
             return VirtualTupleSlot(tuple(slot(i) for i in tv.items))
         if tv.kind == K_REF and tv.box is None:
@@ -304,28 +370,35 @@ def read_buffer(buf: int, types_: str) -> list[Any]:
     return list(decoder.unpack_from(view))
 
 
-def rebuild(rd: ResumeData, values: list[Any]) -> tuple[dict[int, Any], list[Any], list[int]]:
+def rebuild(rd: ResumeData, values: list[Any], memo: dict | None = None
+            ) -> tuple[dict[int, Any], list[Any], list[int]]:
     """Python objects for the frame; also the addresses whose ownership the
-    compiled code handed over (release them once the frame holds them)."""
+    compiled code handed over (release them once the frame holds them).
+    ``memo``: pass the same one to :func:`rebuild_callees`, so that an
+    object the frames share is made once."""
     owned: list[int] = []
+    memo = {} if memo is None else memo
     f = rd.frame
-    locs = {idx: s.materialize(values, owned) for idx, s in f.locals}
-    stack = [s.materialize(values, owned) for s in f.stack]
+    locs = {idx: s.materialize(values, owned, memo) for idx, s in f.locals}
+    stack = [s.materialize(values, owned, memo) for s in f.stack]
     for s in f.release:  # owned references nothing holds: released with the rest
-        s.materialize(values, owned)
+        s.materialize(values, owned, memo)
     return locs, stack, owned
 
 
-def rebuild_callees(rd: ResumeData, values: list[Any], owned: list[int]
+def rebuild_callees(rd: ResumeData, values: list[Any], owned: list[int],
+                    memo: dict | None = None
                     ) -> list[tuple[types.CodeType, int, dict[int, Any], list[Any]]]:
     """Python objects for the inlined frames an exit resumes inside (none for
     most exits): (code, offset, locals, stack) each, outermost first."""
     out = []
+    memo = {} if memo is None else memo
     for f in rd.frames[1:]:
-        out.append((f.code, f.offset, {idx: s.materialize(values, owned) for idx, s in f.locals},
-                    [s.materialize(values, owned) for s in f.stack]))
+        out.append((f.code, f.offset,
+                    {idx: s.materialize(values, owned, memo) for idx, s in f.locals},
+                    [s.materialize(values, owned, memo) for s in f.stack]))
         for s in f.release:  # (the calls a frame redoes owned these)
-            s.materialize(values, owned)
+            s.materialize(values, owned, memo)
     return out
 
 
@@ -333,9 +406,10 @@ def bridge_state(rd: ResumeData, locs: dict[int, Any], stack: list[Any],
                  inputargs: list[InputArg]) -> tuple[dict[int, TValue], list[TValue]]:
     """The traced locals and stack a bridge from this exit starts with."""
     f = rd.frame
-    tv_locals = {idx: slot.tvalue(obj, inputargs)
+    memo: dict = {}
+    tv_locals = {idx: slot.tvalue(obj, inputargs, memo)
                  for (idx, slot), obj in zip(f.locals, locs.values())}
-    tv_stack = [slot.tvalue(obj, inputargs) for slot, obj in zip(f.stack, stack)]
+    tv_stack = [slot.tvalue(obj, inputargs, memo) for slot, obj in zip(f.stack, stack)]
     return tv_locals, tv_stack
 
 

@@ -31,8 +31,10 @@ from tracejit.ir import (
 )
 
 # kinds of traced values: int/bool hold an unboxed "i" value, float an "f"
-# value, ref a PyObject*, tuple a virtual tuple (items, no object), null C NULL
+# value, ref a PyObject*, tuple a virtual tuple (items, no object), null C
+# NULL, virtual an instance the trace has not built (``virt``, its fields)
 K_INT, K_FLOAT, K_BOOL, K_REF, K_TUPLE, K_NULL = "int", "float", "bool", "ref", "tuple", "null"
+K_VIRTUAL = "virtual"
 IR_TYPE = {K_INT: INT, K_BOOL: INT, K_FLOAT: FLOAT, K_REF: REF}
 NUMBER_KINDS = (K_INT, K_BOOL, K_FLOAT)
 
@@ -49,10 +51,11 @@ class TValue:
     ``box`` None and ``items`` set is a virtual ``range(start, stop, step)``.
     ``frame_slot`` is the frame stack slot that already holds this object;
     ``ref`` is the (borrowed) object an unboxed number was read from, so that
-    storing it again stores that very object.
+    storing it again stores that very object.  A virtual's ``virt`` is its
+    :class:`VirtualObject`, shared by every value standing for that object.
     """
 
-    __slots__ = ("kind", "box", "py", "items", "owned", "frame_slot", "ref")
+    __slots__ = ("kind", "box", "py", "items", "owned", "frame_slot", "ref", "virt")
 
     def __init__(self, kind: str, box: Value | None, py: Any, items: list | None = None,
                  owned: bool = False) -> None:
@@ -63,19 +66,23 @@ class TValue:
         self.owned = owned
         self.frame_slot = -1
         self.ref: Value | None = None
+        self.virt: VirtualObject | None = None
 
     def __repr__(self) -> str:
         return f"TValue({self.kind}, {self.py!r:.30})"
 
     def is_virtual(self) -> bool:
-        """A value the trace never built as an object (tuple, range)."""
-        return self.kind == K_TUPLE or (self.kind == K_REF and self.box is None)
+        """A value the trace never built as an object (tuple, range, instance)."""
+        return self.kind in (K_TUPLE, K_VIRTUAL) or (self.kind == K_REF and self.box is None)
 
     def frozen(self) -> TValue:
         """A copy for snapshots: later ownership changes must not leak into them.
         A number still known to be a particular object (read from a list or
         an attribute, nothing freed since) resumes as that object, as the
-        interpreter's stack would hold it: its identity is the program's."""
+        interpreter's stack would hold it: its identity is the program's.
+        A virtual instance is frozen with its fields as they are now."""
+        if self.kind == K_VIRTUAL:
+            return virtual_tvalue(self.virt.frozen(), self.py)
         if self.kind != K_REF:
             if self.ref is not None and self.items is None:
                 return TValue(K_REF, self.ref, self.py)
@@ -94,6 +101,8 @@ class TValue:
 
     def ir_values(self) -> list[Value]:
         """The non-constant IR values this value (and its items) refer to."""
+        if self.kind == K_VIRTUAL:
+            return self.virt.leaves()
         if self.items is not None:
             return [v for i in self.items for v in i.ir_values()]
         if self.box is not None and not self.box.is_const():
@@ -102,6 +111,69 @@ class TValue:
 
 
 NULL_T = TValue(K_NULL, CONST_NULL, NULL)
+
+
+class VirtualObject:
+    """An instance of a plain class that the trace has not built: its class
+    and its attributes (name -> TValue, in the order they were set, which is
+    the order of the real object's dict).  A field holds a number, a
+    constant or another virtual, never a reference the trace would have to
+    own (storing one builds the object first: see tracer.virtuals).
+
+    Snapshots take :meth:`frozen` copies.  Every store anywhere advances
+    ``epoch``, so a frozen copy stays valid for all the slots of one
+    snapshot (one object, however many slots refer to it) and no longer.
+    """
+
+    epoch = 0  # advanced by every store into any virtual
+    __slots__ = ("cls", "fields", "_frozen", "forced", "origin")
+
+    def __init__(self, cls: type, fields: dict[str, TValue] | None = None) -> None:
+        self.cls = cls
+        self.fields: dict[str, TValue] = fields if fields is not None else {}
+        self._frozen: tuple[int, VirtualObject] | None = None
+        self.forced: Value | None = None  # the object, once the trace built it
+        self.origin: VirtualObject = self  # a frozen copy's live virtual
+
+    def store(self, name: str, tv: TValue) -> None:
+        VirtualObject.epoch += 1
+        self.fields[name] = tv
+
+    def frozen(self) -> VirtualObject:
+        hit = self._frozen
+        if hit is not None and hit[0] == VirtualObject.epoch:
+            return hit[1]
+        copy = VirtualObject(self.cls)
+        copy.origin = self
+        copy._frozen = (VirtualObject.epoch, copy)
+        self._frozen = (VirtualObject.epoch, copy)
+        copy.fields = {name: tv.frozen() for name, tv in self.fields.items()}
+        return copy
+
+    def leaves(self) -> list[Value]:
+        """The non-constant IR values of its fields, nested virtuals' included."""
+        out: list[Value] = []
+        seen: set[int] = set()
+        todo = [self]
+        while todo:
+            v = todo.pop()
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            for tv in v.fields.values():
+                if tv.kind == K_VIRTUAL:
+                    todo.append(tv.virt)
+                else:
+                    out += tv.ir_values()
+        return out
+
+
+def virtual_tvalue(virt: VirtualObject, py: Any) -> TValue:
+    """A traced value standing for the virtual ``virt`` (concretely ``py``,
+    the object the tracer made when it ran the program)."""
+    tv = TValue(K_VIRTUAL, None, py)
+    tv.virt = virt
+    return tv
 
 
 def null_tvalue(frame_slot: int = -1) -> TValue:

@@ -23,12 +23,18 @@ from tracejit import cpython as cp
 from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import CONST_NULL, Const, Value, const_ref
+from tracejit.tracer import virtuals
 from tracejit.tracer.core import INLINED, Tracer
-from tracejit.values import K_REF, NULL_T, TValue, const_tvalue
+from tracejit.values import K_REF, K_VIRTUAL, NULL_T, TValue, const_tvalue
 
 
 def _class_of(t: Tracer, owner: TValue) -> tuple[type, objects.InstanceLayout]:
     """The instance's class and layout, with the class's version guarded."""
+    if owner.kind == K_VIRTUAL:
+        tp = owner.virt.cls
+        t.keepalive.append(tp)
+        objects.emit_guard_type_version(t.emit, const_ref(tp), objects.type_version(tp))
+        return tp, objects.instance_layout(tp)
     if owner.kind != K_REF or owner.box is None:
         raise TraceAbort(Abort.ATTRIBUTE, f"attribute of a {owner.kind} value")
     tp = type(owner.py)
@@ -169,6 +175,8 @@ def load_instance_attr(t: Tracer, ins: Any, owner: TValue, name: str) -> tuple[T
     on_class = objects.mro_lookup(tp, name)
     if type(on_class) is property and not method_form:
         return _inline_getter(t, ins, owner, on_class, name)
+    if owner.kind == K_VIRTUAL:
+        return _load_virtual(t, ins, owner, tp, on_class, name)
     if objects.found(on_class) and _is_data_descriptor(on_class):
         value = _load_slot(t, owner, tp, name, on_class)
         return cp.with_null(value, NULL_T) if method_form else (value,)
@@ -176,6 +184,23 @@ def load_instance_attr(t: Tracer, ins: Any, owner: TValue, name: str) -> tuple[T
     if own is not None:
         return cp.with_null(own, NULL_T) if method_form else (own,)
     if not objects.found(on_class):
+        raise TraceAbort(Abort.RAISES, f"{tp.__qualname__} object has no attribute {name!r}")
+    return _found_on_class(t, owner, tp, on_class, method_form, name, "class attribute")
+
+
+def _load_virtual(t: Tracer, ins: Any, owner: TValue, tp: type, on_class: Any, name: str
+                  ) -> tuple[TValue, ...]:
+    """An attribute of a virtual instance: the value last stored, or what
+    the class has (the instance has no other attributes)."""
+    method_form = bool(ins.arg & 1)
+    data = objects.found(on_class) and _is_data_descriptor(on_class)
+    if data and objects.slot_offset(tp, name) is None:
+        virtuals.force(t, owner)  # (some other descriptor: of the real object)
+        return load_instance_attr(t, ins, owner, name)
+    own = virtuals.field(owner, name)
+    if own is not None:
+        return cp.with_null(own, NULL_T) if method_form else (own,)
+    if data or not objects.found(on_class):
         raise TraceAbort(Abort.RAISES, f"{tp.__qualname__} object has no attribute {name!r}")
     return _found_on_class(t, owner, tp, on_class, method_form, name, "class attribute")
 
@@ -237,6 +262,10 @@ def _instance_value(t: Tracer, owner: TValue, lay: objects.InstanceLayout,
 
 
 def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name: str) -> Any:
+    if owner.kind == K_VIRTUAL:
+        done = _store_virtual(t, ins, value, owner, name)
+        if done is not None:
+            return done if done is INLINED else None
     if t.in_constructor() and not (owner.box is not None and t.rec.is_fresh(owner.box)):
         raise TraceAbort(Abort.INLINE, "__init__ of a class call stores into another object")
     tp, lay = _class_of(t, owner)
@@ -285,6 +314,24 @@ def store_instance_attr(t: Tracer, ins: Any, value: TValue, owner: TValue, name:
     t.emit("raw_store_r" if lay.kind == objects.VALUES else "setfield_r", [base, boxed], field)
     _release(t, boxed, owned, old, may_be_null=False)
     value.owned = False
+
+
+def _store_virtual(t: Tracer, ins: Any, value: TValue, owner: TValue, name: str) -> Any:
+    """``owner.name = value`` on a virtual instance: recorded in the tracer
+    only, unless the value needs a real owner (then the object is built and
+    None returned: the caller stores into the real object)."""
+    tp, _ = _class_of(t, owner)
+    on_class = objects.mro_lookup(tp, name)
+    if type(on_class) is property:
+        return _inline_accessor(t, ins, on_class, on_class.fset, "setter", name,
+                                [owner, value], 2)
+    data = objects.found(on_class) and _is_data_descriptor(on_class)
+    if (data and objects.slot_offset(tp, name) is None) or not virtuals.storable(value):
+        virtuals.force(t, owner)
+        return None
+    setattr(owner.py, name, value.concrete())
+    virtuals.store(t, owner, name, value)
+    return True
 
 
 def _add_attribute(t: Tracer, value: TValue, owner: TValue, lay: objects.InstanceLayout,

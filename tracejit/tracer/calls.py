@@ -17,13 +17,13 @@ from tracejit.codemap import CodeMap
 from tracejit.hints import UNROLL_SAFE
 from tracejit.ir import CONST_NULL, Const, const_ref
 from tracejit.params import params
-from tracejit.tracer import hintcalls, residual
+from tracejit.tracer import hintcalls, residual, virtuals
 from tracejit.tracer.builtins import call_builtin
 from tracejit.tracer.core import Tracer, needs_reference
 from tracejit.tracer.folding import fold_call
 from tracejit.tracer.frame import Frame
 from tracejit.tracer.table import BYTECODES, bytecode
-from tracejit.values import K_NULL, K_REF, K_TUPLE, TValue, const_tvalue
+from tracejit.values import K_NULL, K_REF, K_TUPLE, K_VIRTUAL, TValue, const_tvalue, virtual_tvalue
 
 
 @bytecode("KW_NAMES", raw=True)
@@ -68,11 +68,14 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
     kw_args = dict(zip(kwnames, args[len(args) - nkw:]))
     return_to = frame.offset_after(ins.offset)
     why = ""
+    if func.kind == K_VIRTUAL:
+        virtuals.force(t, func)
     if func.kind == K_REF and isinstance(func.box, Const):
         f = func.py
         if isinstance(f, types.FunctionType):
             hint = hintcalls.hint_of(f)
             if hint is not None:
+                virtuals.force_all(t, args)
                 res = hintcalls.record(t, f, hint, pos_args, kw_args)
                 if res is not hintcalls.NOT_A_HINT:
                     _replace_call(t, top - n - 2, res, return_to)
@@ -89,6 +92,7 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
                 return
             why = f"call to {f.__qualname__} ({why})"
         else:
+            virtuals.force_all(t, args)
             res = fold_call(t, f, pos_args, kw_args)
             if res is None:
                 res = call_builtin(t, f, pos_args, kw_args)
@@ -100,6 +104,7 @@ def call(t: Tracer, ins: Any, names_on_stack: int = 0) -> None:
         raise TraceAbort(Abort.CALL, f"call of a {func.kind}")
     if kwnames and not all(type(k) is str for k in kwnames):
         raise TraceAbort(Abort.CALL, f"{why or 'a residual call'} with unusual keywords")
+    virtuals.force_all(t, [func] + args)
     residual.residual_call(t, ins, func, args, top - n - 2, len(st), return_to, kwnames)
 
 
@@ -125,6 +130,10 @@ def construct_refusal(cls: type, args: list[TValue], kw: dict) -> str:
     why = objects.why_not(cls) if objects.instance_layout(cls) is None else ""
     if not why and objects.mro_lookup(cls, "__new__") is not _OBJECT_NEW:
         why = "its own __new__"
+    if not why and objects.found(objects.mro_lookup(cls, "__del__")):
+        # (the object the tracer makes to run the call would be finalized
+        # if the trace aborts, where CPython makes it anew)
+        why = "a __del__"
     init = objects.mro_lookup(cls, "__init__")
     if not why and init is not _OBJECT_INIT and not isinstance(init, types.FunctionType):
         why = f"__init__ is a {type(init).__name__}"
@@ -150,9 +159,15 @@ def construct(t: Tracer, cls: type, args: list[TValue], kw: dict, n: int,
     version = objects.type_version(cls)
     objects.emit_guard_type_version(t.emit, const_ref(cls), version)
     t.keepalive.append(cls)
-    r = t.emit("call_r", [const_ref(cls), const_ref(()), CONST_NULL], helpers.object_new())
-    t.emit("guard_nonnull", [r])  # MemoryError: CPython redoes the call and raises
-    made = TValue(K_REF, r, object.__new__(cls), owned=True)
+    if virtuals.eligible(cls):
+        # not built until something needs it (tracer.virtuals)
+        made = virtuals.new_instance(cls, object.__new__(cls))
+        this = virtual_tvalue(made.virt, made.py)
+    else:
+        r = t.emit("call_r", [const_ref(cls), const_ref(()), CONST_NULL], helpers.object_new())
+        t.emit("guard_nonnull", [r])  # MemoryError: CPython redoes the call and raises
+        made = TValue(K_REF, r, object.__new__(cls), owned=True)
+        this = TValue(K_REF, r, made.py)
     if init is _OBJECT_INIT:
         frame = t.top
         st = frame.stack
@@ -160,7 +175,7 @@ def construct(t: Tracer, cls: type, args: list[TValue], kw: dict, n: int,
         t.push(made)
         frame.next_pc = return_to
         return
-    inline_call(t, init, [TValue(K_REF, r, made.py)] + args, kw, n + 2, return_to)
+    inline_call(t, init, [this] + args, kw, n + 2, return_to)
     t.top.constructed = made
 
 
@@ -171,7 +186,8 @@ def inline_call(t: Tracer, f: types.FunctionType, args: list[TValue], kw: dict,
     bound = bind_arguments(t, f, args, kw)
     caller = t.top
     # as it is now, ownership included: what a guard in the callee resumes with
-    caller.stack_before_call = [v.frozen() for v in caller.stack]
+    # (virtuals stay live: a snapshot freezes them as they are then)
+    caller.stack_before_call = [v if v.kind == K_VIRTUAL else v.frozen() for v in caller.stack]
     del caller.stack[len(caller.stack) - consumed:]
     t.keepalive.append(f)
     callee = Frame.callee(f, bound, return_to)

@@ -20,6 +20,7 @@ from tracejit.ir import CONST_NULL, Const, InputArg, Op, Trace, Value, const_int
 from tracejit.loopkey import LoopKey
 from tracejit.meta import green_key, request_trace
 from tracejit.pause import PAUSE_COUNTER
+from tracejit.tracer import virtuals
 from tracejit.tracer.core import Tracer, TraceResult
 from tracejit.tracer.frame import LAZY
 from tracejit.tracer.residual import expand_rechecks
@@ -142,6 +143,7 @@ def matches(t: Tracer, signature: list[InSlot]) -> bool:
 
 def close_loop(t: Tracer) -> TraceResult:
     outer = t.outer
+    virtuals.force_outer_locals(t)  # the next iteration starts from the frame
     # the stack at the header must be the same objects as at entry
     if len(t.stack) != t.frame_depth:
         raise TraceAbort(Abort.UNSTABLE, "stack depth changed around the loop")
@@ -240,6 +242,7 @@ def sync_frame_for(t: Tracer, keep_locals: set[int]) -> None:
     from another trace that passed them in registers without storing them
     (see complete_snapshots)."""
     outer = t.outer
+    virtuals.force_outer_locals(t)
     dirty = set(outer.written)
     if t.mode == "loop":
         dirty |= {slot.index for slot in t.signature
@@ -281,6 +284,7 @@ def sync_stack(t: Tracer, depth: int) -> None:
 
 def jump_to(t: Tracer, target: Any) -> TraceResult:
     sig: list[InSlot] = target.signature
+    virtuals.force_outer_locals(t)
     for slot in sig:
         if slot.where == "local":
             t.read_local(slot.index)  # forces a frame read + guard if lazy

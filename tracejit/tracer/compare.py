@@ -12,7 +12,7 @@ from tracejit.ir import Const, const_float, const_int
 from tracejit.tracer.arith import as_float, guard_exact_float
 from tracejit.tracer.core import Tracer
 from tracejit.tracer.table import bytecode
-from tracejit.values import K_BOOL, K_FLOAT, K_INT, K_REF, K_TUPLE, NUMBER_KINDS, TValue
+from tracejit.values import K_BOOL, K_FLOAT, K_INT, K_REF, K_TUPLE, K_VIRTUAL, NUMBER_KINDS, TValue
 
 CMP = ("<", "<=", "==", "!=", ">", ">=")
 PY_CMP = {"<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
@@ -66,6 +66,11 @@ def compare(t: Tracer, sym: str, a: TValue, b: TValue) -> TValue:
 
 @bytecode("IS_OP", pops=2, pushes=1)
 def is_op(t: Tracer, ins: Any, a: TValue, b: TValue) -> TValue:
+    if a.kind == K_VIRTUAL or b.kind == K_VIRTUAL:
+        # an object the trace has not built is no other object
+        same = a.kind == b.kind and a.virt is b.virt
+        py = same != bool(ins.arg)
+        return TValue(K_BOOL, const_int(int(py)), py)
     if a.kind == K_REF and b.kind == K_REF:
         py = (a.py is b.py) != bool(ins.arg)
         if isinstance(a.box, Const) and isinstance(b.box, Const):

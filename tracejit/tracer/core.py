@@ -40,6 +40,7 @@ from tracejit.ir import (
     fits_int64,
 )
 from tracejit.loopkey import LoopKey
+from tracejit.tracer import virtuals
 from tracejit.tracer.frame import LAZY, Frame
 from tracejit.tracer.recorder import Recorder
 from tracejit.tracer.table import BYTECODES
@@ -51,6 +52,7 @@ from tracejit.values import (
     K_NULL,
     K_REF,
     K_TUPLE,
+    K_VIRTUAL,
     Assumptions,
     FrameSnapshot,
     GlobalAssumption,
@@ -235,7 +237,8 @@ class Tracer:
         frame below it resumes suspended in its call.
         """
         outer = self.outer
-        locals_ = {i: v for i, v in enumerate(outer.locals)
+        locals_ = {i: v.frozen() if v.kind == K_VIRTUAL else v
+                   for i, v in enumerate(outer.locals)
                    if v is not LAZY and i in outer.written
                    and (v.kind != K_REF or i in outer.deferred)}
         if not self.in_callee:
@@ -298,7 +301,7 @@ class Tracer:
                     out.append(TValue(K_REF, box, None, owned=True))
             stack = f.stack if f is self.top else f.stack_before_call
             out += [v.frozen() for v in stack if v.kind == K_REF and v.owned]
-            if f.constructed is not None:
+            if f.constructed is not None and f.constructed.kind == K_REF:
                 out.append(f.constructed.frozen())
         return out
 
@@ -365,6 +368,8 @@ class Tracer:
         stack = frame.stack
         saved = list(stack)
         try:
+            if ins.opname not in virtuals.MAY_SEE_VIRTUALS:
+                virtuals.force_all(self, stack[len(stack) - self._operand_count(entry, ins):])
             if ins.opname in FOLDABLE and try_fold(self, ins, stack):
                 pass
             elif entry.raw:
@@ -381,6 +386,11 @@ class Tracer:
         if self.done is None:
             top = self.top
             top.pc = top.next_pc
+
+    def _operand_count(self, entry: Any, ins: Any) -> int:
+        """How many stack values the instruction reads (all of the top
+        frame's stack for a raw handler, which declares none)."""
+        return len(self.top.stack) if entry.raw else entry.npops(ins)
 
     def _dispatch(self, entry: Any, ins: Any, stack: list[TValue]) -> None:
         npops = entry.npops(ins)
@@ -485,6 +495,18 @@ class Tracer:
                     and not self._refers_to(old.box):
                 frame.owned_refs = [b for b in frame.owned_refs if b is not old.box]
                 self.release_local(frame, old.box)
+            return
+        if tv.kind == K_VIRTUAL:
+            # the object stays virtual: exits build it; the frame lets go of
+            # what it held, as STORE_FAST does
+            old = frame.locals[idx]
+            if old is LAZY or old.kind != K_VIRTUAL:
+                if old is not LAZY and needs_reference(old):
+                    self.own_aliases(old.box)
+                frame.deferred.discard(idx)
+                self.rec.store_frame_slot(idx, CONST_NULL, True)
+            frame.locals[idx] = tv
+            frame.written.add(idx)
             return
         if tv.kind == K_REF:
             if tv.box is None:
@@ -597,6 +619,8 @@ class Tracer:
 
     def box(self, tv: TValue) -> tuple[Value, bool]:
         """An object reference for ``tv``; returns (value, owned)."""
+        if tv.kind == K_VIRTUAL:
+            virtuals.force(self, tv)  # (tv is the real object from now on)
         if tv.ref is not None:
             return tv.ref, False
         if tv.kind == K_INT:

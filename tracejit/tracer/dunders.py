@@ -30,7 +30,7 @@ from tracejit import objects
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import const_ref
 from tracejit.tracer.core import INLINED, Tracer
-from tracejit.values import K_BOOL, K_FLOAT, K_INT, K_REF, TValue
+from tracejit.values import K_BOOL, K_FLOAT, K_INT, K_REF, K_VIRTUAL, TValue
 
 NAMES = {
     "+": "add", "&": "and", "//": "floordiv", "<<": "lshift", "*": "mul", "%": "mod",
@@ -40,8 +40,10 @@ _NUMBERS = (int, float, bool)
 
 
 def is_instance_operand(tv: TValue) -> bool:
-    """A real object of a Python class (not a number, list, tuple...)."""
-    return tv.kind == K_REF and tv.box is not None and _user_class(type(tv.py))
+    """An object of a Python class (not a number, list, tuple...), real or
+    virtual."""
+    return tv.kind == K_VIRTUAL or (tv.kind == K_REF and tv.box is not None
+                                    and _user_class(type(tv.py)))
 
 
 def _user_class(tp: type) -> bool:
@@ -103,7 +105,7 @@ def check_result(value: TValue | None) -> None:
     """An operator method returns: it must not have declined."""
     if value is None or value.py is NotImplemented:
         raise TraceAbort(Abort.OPERATION, "the operator method returned NotImplemented")
-    if value.kind == K_FLOAT or value.kind == K_INT or value.kind == K_BOOL:
+    if value.kind in (K_FLOAT, K_INT, K_BOOL, K_VIRTUAL):
         return
     if value.kind != K_REF or value.box is None:
         raise TraceAbort(Abort.VIRTUAL, "an operator method returned a virtual value")

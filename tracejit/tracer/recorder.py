@@ -109,6 +109,14 @@ class Recorder(IRBuilder):
         self.emit("decref", [ref])
         self.effects = effects
 
+    def quiet_state(self) -> tuple[Op | None, int]:
+        """The effect bookkeeping before operations a redone bytecode cannot
+        observe (building a virtual: see tracer.virtuals)."""
+        return self._effect, self.effects
+
+    def restore_quiet_state(self, effect: Op | None, effects: int) -> None:
+        self._effect, self.effects = effect, effects
+
     def is_fresh(self, value: Value) -> bool:
         """Whether ``value`` is an object this trace allocated (nothing else
         knows it yet, so writing it is no side effect the program can see)."""
