@@ -95,7 +95,8 @@ def set_param(**kwargs: Any) -> None:
             from tracejit.tiers import parse_tiers
 
             parse_tiers(value)  # raises ValueError with the reason
-        elif name in ("background_compile", "compiled_exits", "tier_async", "give_back"):
+        elif name in ("background_compile", "compiled_exits", "tier_async", "give_back",
+                      "virtuals"):
             if value not in (0, 1, True, False):
                 raise ValueError(f"{name} must be 0 or 1, not {value!r}")
             value = int(value)

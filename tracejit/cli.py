@@ -55,6 +55,8 @@ PARAM_HELP = {
     "inline_depth": "nested inlined calls (default %(default)s)",
     "background_compile": "1: compile on a helper thread (default %(default)s)",
     "compiled_exits": "0: leave compiled code always through Python (default %(default)s)",
+    "virtuals": "0: build every object where the program makes it, never keep it "
+                "virtual (default %(default)s)",
     "inject_nth": "debug: every guard fails once, on its N-th run (default %(default)s: off)",
     "inject_guard": "debug: with --inject-nth, only the K-th guard compiled "
                     "(default %(default)s: all)",

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     # 1: an exit taken often that cannot grow a bridge gets a compiled stub
     # writing the frame itself (tracejit.writeback)
     "compiled_exits": 1,
+    # 1: objects of class calls stay virtual in traces until they escape
+    # (tracer.virtuals); 0: every one is built where it is made
+    "virtuals": 1,
     # debug: force every guard (inject_guard=-1) or the k-th guard compiled to
     # fail once, on its inject_nth-th execution (0: off); see tracejit.inject
     "inject_nth": 0,

@@ -25,6 +25,7 @@ from typing import Any
 from tracejit import helpers, objects
 from tracejit.aborts import Abort, TraceAbort
 from tracejit.ir import CONST_NULL, Const, Value, const_ref
+from tracejit.params import params
 from tracejit.tracer.frame import LAZY
 from tracejit.values import (
     K_BOOL,
@@ -55,6 +56,8 @@ _STORABLE_LAYOUTS = (objects.VALUES, objects.INLINE, objects.SLOTS_ONLY)
 def eligible(cls: type) -> bool:
     """Whether instances of ``cls`` (whose calls the tracer traces) may stay
     virtual: a plain layout and setattr, and no finalizer."""
+    if not params["virtuals"]:
+        return False
     lay = objects.instance_layout(cls)
     return lay is not None and lay.kind in _STORABLE_LAYOUTS and lay.plain_setattr \
         and not objects.found(objects.mro_lookup(cls, "__del__"))
