@@ -9,11 +9,17 @@ import pytest
 
 import tracejit
 from tests import programs_virtuals as pv
-from tests.test_differential import backend  # noqa: F401  (the fixture)
 from tracejit.testing.oracle import observe, observe_jit
 from tracejit.testing.resops import calls, loop_body, run_and_collect
 
 BUILDS = {"object_new", "PyObject_SetAttr"}
+
+
+@pytest.fixture(params=tracejit.backend_names())
+def backend(request):
+    if request.param not in tracejit.available_backends():
+        pytest.skip(f"backend {request.param} is not usable here")
+    return request.param
 
 
 class Vec:
